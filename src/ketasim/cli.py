@@ -1,0 +1,179 @@
+"""Command line: a thin shell over the API.
+
+User errors (:class:`KetasimError`) print one line to stderr and exit with status 2; with
+``--json`` a command prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ketasim import __version__, units
+from ketasim.errors import KetasimError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, no usage dump
+        raise KetasimError(
+            message,
+            fix=f"see 'ketasim {self.prog.split()[-1]} --help'"
+            if " " in self.prog
+            else "see 'ketasim --help'",
+        )
+
+
+def _enzyme_factor(text: str) -> tuple[str, float]:
+    if "=" not in text:
+        raise KetasimError(
+            f"'{text}' is not ENZYME=FACTOR",
+            argument="--enzyme-factor",
+            fix="e.g. --enzyme-factor CYP3A4=0.3",
+        )
+    k, v = text.split("=", 1)
+    try:
+        f = float(v)
+    except ValueError:
+        raise KetasimError(f"'{v}' is not a number", argument="--enzyme-factor") from None
+    if f < 0 or f != f:
+        raise KetasimError("factor must be zero or positive", argument="--enzyme-factor")
+    return k.strip().upper(), f
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ketasim", description="Mechanistic simulator of ketamine-like rapid antidepressants.")
+    p.add_argument("--version", action="version", version=f"ketasim {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    pk = sub.add_parser("pk", help="plasma, brain and cell exposure for one dose or regimen")
+    pk.add_argument("compound", help="compound id or alias, e.g. ketamine, esketamine, memantine")
+    pk.add_argument("--dose", help="amount as free base, e.g. '0.5 mg/kg' or '56 mg'")
+    pk.add_argument("--route", default="iv", help="iv, im, intranasal, oral or sublingual (default iv)")
+    pk.add_argument("--duration", help="infusion duration for route iv, e.g. '40 min' (omit for a bolus)")
+    pk.add_argument(
+        "--step",
+        action="append",
+        metavar="RATE,DURATION",
+        help="stepped IV infusion segment, e.g. '0.28 mg/kg/h,1 h' (repeatable; replaces --dose)",
+    )
+    pk.add_argument("--every", help="repeat the dose at this interval, e.g. '3.5 d'")
+    pk.add_argument("--count", type=int, default=1, help="number of doses when --every is given")
+    pk.add_argument("--weight", default="70 kg", help="body weight (default 70 kg)")
+    pk.add_argument("--horizon", default="48 h", help="simulated time (default 48 h)")
+    pk.add_argument("--cyp2b6", default="*1/*1", help="CYP2B6 genotype: *1/*1, *1/*6 or *6/*6")
+    pk.add_argument(
+        "--enzyme-factor",
+        action="append",
+        default=[],
+        metavar="ENZYME=FACTOR",
+        help="inhibitor (<1) or inducer (>1) of an enzyme, e.g. CYP3A4=0.3",
+    )
+    pk.add_argument("--json", action="store_true", help="print one JSON document")
+    pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
+    return p
+
+
+def _cmd_pk(args: argparse.Namespace) -> int:
+    from ketasim.compounds import default_library
+    from ketasim.dosing import Dose, Regimen
+    from ketasim.pk.exposure import pk_run
+
+    lib = default_library()
+    comp = lib.get(args.compound, "compound")
+    weight = units.parse(
+        args.weight if any(c.isalpha() for c in args.weight) else f"{args.weight} kg", "weight", "--weight"
+    )
+    horizon = units.parse(args.horizon, "time", "--horizon")
+    factors = dict(_enzyme_factor(x) for x in args.enzyme_factor)
+    regimen = None
+    if args.step:
+        if args.dose:
+            raise KetasimError("give either --dose or --step, not both", argument="--step")
+        steps = []
+        for s in args.step:
+            if "," not in s:
+                raise KetasimError(
+                    f"'{s}' is not RATE,DURATION", argument="--step", fix="e.g. --step '0.28 mg/kg/h,1 h'"
+                )
+            rate, dur = s.split(",", 1)
+            steps.append((rate.strip(), dur.strip()))
+        regimen = Regimen.stepped_infusion(comp.id, steps)
+    elif not args.dose:
+        raise KetasimError("a dose is required", argument="--dose", fix="e.g. --dose '0.5 mg/kg'")
+    if args.every:
+        base = Dose.parse(comp.id, args.dose, args.route, duration=args.duration)
+        regimen = Regimen.repeated(base, args.every, args.count)
+    run = pk_run(
+        comp.id,
+        args.dose or "0 mg",
+        args.route,
+        args.duration,
+        weight,
+        horizon,
+        args.cyp2b6,
+        factors,
+        regimen,
+        lib,
+    )
+    if args.plot:
+        from ketasim.report.plots import plot_exposure
+
+        what = f"{comp.name}: {args.dose or 'stepped infusion'} {args.route}" + (
+            f" over {args.duration}" if args.duration else ""
+        )
+        plot_exposure(run.dataset, args.plot, title=what)
+    if args.json:
+        print(json.dumps(run.summary, indent=2))
+    else:
+        print(_format_pk(run.summary))
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
+
+
+def _format_pk(s: dict) -> str:
+    lines = [
+        f"{s['compound']} ({s['route']})  ketasim {s['ketasim_version']}  parameters {s['parameter_hash']}",
+        "",
+    ]
+    head = f"{'analyte':<22}{'Cmax ng/mL':>12}{'Cmax uM':>10}{'Tmax h':>8}{'AUC ng.h/mL':>13}{'t1/2 h':>8}"
+    lines += [head, "-" * len(head)]
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    for name, r in s["analytes"].items():
+        lines.append(
+            f"{name:<22}{fmt(r['cmax_ng_ml'], '12.3g')}{fmt(r['cmax_um'], '10.3g')}{fmt(r['tmax_h'], '8.2f')}"
+            f"{fmt(r['auc_ng_h_ml'], '13.4g')}{fmt(r['t_half_h'], '8.2f')}"
+        )
+    if s["bioavailability"] is not None:
+        lines += [
+            "",
+            f"bioavailability of the parent (AUC vs IV bolus of the same amount): {s['bioavailability']:.3f}",
+        ]
+    lines += ["", f"{'brain (peak, uM)':<22}{'ECF':>10}{'Tmax h':>8}{'cytosol':>10}{'lysosome':>10}"]
+    for name, r in s["brain"].items():
+        lines.append(
+            f"{name:<22}{r['ecf_cmax_um']:10.3g}{r['ecf_tmax_h']:8.2f}{r['cytosol_cmax_um']:10.3g}{r['lysosome_cmax_um']:10.3g}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "pk":
+            return _cmd_pk(args)
+        raise KetasimError(f"unknown command '{args.command}'")
+    except KetasimError as exc:
+        print(f"ketasim: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""The compound library: one TOML file per compound, loaded and checked.
+
+A compound is either a :class:`Species` (one molecular entity with its own properties and
+disposition) or a :class:`Mixture` of species (a racemate). The file format is described in
+``docs/compound_files.md``. Every numeric field is converted to its canonical unit and checked
+against a plausible range; any problem raises :class:`KetasimError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ketasim import units
+from ketasim.errors import KetasimError, unknown_choice
+from ketasim.provenance import Param, Status
+
+DATA_DIR = Path(__file__).parent / "data" / "compounds"
+
+IONIZATION = ("base", "acid", "neutral", "permanent_cation")
+ORGANS = ("liver", "kidney", "other")
+ROUTES = ("iv", "im", "intranasal", "oral", "sublingual")
+
+# field -> (kind of unit, lowest, highest, required)
+_PROPERTIES: dict[str, tuple[str, float, float, bool]] = {
+    "mw": ("molar_mass", 30.0, 3000.0, True),
+    "pka": ("dimensionless", -2.0, 16.0, False),
+    "logp": ("dimensionless", -6.0, 10.0, True),
+    "fu": ("dimensionless", 1e-4, 1.0, True),
+    "blood_plasma_ratio": ("dimensionless", 0.3, 5.0, True),
+}
+_PK: dict[str, tuple[str, float, float, bool]] = {
+    "v1": ("volume", 0.05, 1e5, True),
+    "q2": ("clearance", 0.0, 1e5, False),
+    "v2": ("volume", 0.05, 1e5, False),
+    "q3": ("clearance", 0.0, 1e5, False),
+    "v3": ("volume", 0.05, 1e5, False),
+}
+_ELIMINATION_CL = ("clearance", 0.0, 1e4, True)
+_ABSORPTION: dict[str, dict[str, tuple[str, float, float, bool]]] = {
+    "oral": {
+        "ka": ("rate", 1e-3, 200.0, True),
+        "fa": ("dimensionless", 0.0, 1.0, True),
+        "fg": ("dimensionless", 0.0, 1.0, True),
+    },
+    "intranasal": {
+        "f_nasal": ("dimensionless", 0.0, 1.0, True),
+        "ka_nasal": ("rate", 1e-3, 500.0, True),
+    },
+    "sublingual": {
+        "f_mucosal": ("dimensionless", 0.0, 1.0, True),
+        "ka_mucosal": ("rate", 1e-3, 500.0, True),
+    },
+    "im": {
+        "ka": ("rate", 1e-3, 500.0, True),
+        "f": ("dimensionless", 0.0, 1.0, True),
+    },
+}
+_BRAIN: dict[str, tuple[str, float, float, bool]] = {
+    "k_bbb": ("rate", 0.0, 1e5, False),
+    "k_cell": ("rate", 0.0, 1e6, False),
+}
+
+
+@dataclass(frozen=True)
+class Elimination:
+    """One pathway out of the central compartment."""
+
+    organ: str
+    cl: Param
+    enzyme: str | None = None
+    product: str | None = None
+
+
+@dataclass(frozen=True)
+class Species:
+    """A single molecular species with its properties and disposition parameters."""
+
+    id: str
+    name: str
+    analyte: str
+    group: str
+    ionization: str
+    properties: Mapping[str, Param]
+    pk: Mapping[str, Param]
+    elimination: tuple[Elimination, ...]
+    absorption: Mapping[str, Mapping[str, Param]]
+    brain: Mapping[str, Param]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    path: str = ""
+
+    @property
+    def components(self) -> dict[str, float]:
+        return {self.id: 1.0}
+
+    @property
+    def mw(self) -> float:
+        return self.properties["mw"].value
+
+    def params(self) -> dict[str, Param]:
+        """Every parameter of this species, keyed by a dotted name."""
+        out: dict[str, Param] = {}
+        for k, p in self.properties.items():
+            out[f"{self.id}.properties.{k}"] = p
+        for k, p in self.pk.items():
+            out[f"{self.id}.pk.{k}"] = p
+        for i, e in enumerate(self.elimination):
+            out[f"{self.id}.pk.elimination[{i}].cl"] = e.cl
+        for route, table in self.absorption.items():
+            for k, p in table.items():
+                out[f"{self.id}.absorption.{route}.{k}"] = p
+        for k, p in self.brain.items():
+            out[f"{self.id}.brain.{k}"] = p
+        return out
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """A dosable mixture of species, e.g. a racemate; fractions are mole fractions of the dose."""
+
+    id: str
+    name: str
+    components: Mapping[str, float]
+    properties: Mapping[str, Param]
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    path: str = ""
+
+    @property
+    def mw(self) -> float:
+        return self.properties["mw"].value
+
+    def params(self) -> dict[str, Param]:
+        return {f"{self.id}.properties.{k}": p for k, p in self.properties.items()}
+
+
+Compound = Species | Mixture
+
+
+def _param(raw: Any, where: str, name: str, spec: tuple[str, float, float, bool]) -> Param:
+    kind, lo, hi, _ = spec
+    if not isinstance(raw, dict):
+        raise KetasimError(
+            "must be an inline table {value, unit, source, status}",
+            argument=where,
+            fix='e.g. { value = 1.0, unit = "L", source = "...", status = "measured" }',
+        )
+    for key in ("value", "unit", "source", "status"):
+        if key not in raw:
+            raise KetasimError(
+                f"missing '{key}'", argument=where, fix="every parameter needs value, unit, source and status"
+            )
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KetasimError(f"value {value!r} is not a number", argument=where)
+    try:
+        status = Status(raw["status"])
+    except ValueError:
+        raise KetasimError(
+            f"status '{raw['status']}' is not one of measured, derived, fitted, assumed", argument=where
+        ) from None
+    if status is Status.FITTED and not raw.get("calibration"):
+        raise KetasimError(
+            "a fitted parameter must name its calibration data", argument=where, fix='add calibration = "..."'
+        )
+    if not str(raw["source"]).strip():
+        raise KetasimError("empty source", argument=where, fix="cite where the value comes from")
+    canonical = units.convert(float(value), str(raw["unit"]), kind, where)
+    if not (lo <= canonical <= hi):
+        raise KetasimError(
+            f"value {value} {raw['unit']} is outside the plausible range "
+            f"[{lo}, {hi}] {units.CANONICAL[kind]}",
+            argument=where,
+        )
+    unexpected = set(raw) - {"value", "unit", "source", "status", "calibration", "note"}
+    if unexpected:
+        raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=where)
+    return Param(
+        value=canonical,
+        unit=units.CANONICAL[kind] if kind != "dimensionless" else "",
+        source=str(raw["source"]),
+        status=status,
+        calibration=raw.get("calibration"),
+        note=raw.get("note"),
+        name=name,
+    )
+
+
+def _table(
+    raw: Any, where: str, specs: Mapping[str, tuple[str, float, float, bool]], prefix: str
+) -> dict[str, Param]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise KetasimError("must be a table", argument=where)
+    unknown = set(raw) - set(specs)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise unknown_choice("field", name, specs, f"{where}.{name}")
+    out = {}
+    for key, spec in specs.items():
+        if key in raw:
+            out[key] = _param(raw[key], f"{where}.{key}", f"{prefix}.{key}", spec)
+        elif spec[3]:
+            raise KetasimError("required field is missing", argument=f"{where}.{key}")
+    return out
+
+
+def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
+    """Check and convert one compound file's contents (already parsed from TOML)."""
+    if "id" not in data or not isinstance(data["id"], str):
+        raise KetasimError("missing 'id'", argument=source, fix='add id = "<file name without .toml>"')
+    cid = data["id"]
+    where = f"{source}"
+    name = str(data.get("name", cid))
+    aliases = tuple(str(a) for a in data.get("aliases", []))
+    description = str(data.get("description", ""))
+    if "components" in data:
+        comps = data["components"]
+        if not isinstance(comps, dict) or not comps:
+            raise KetasimError(
+                "must be a non-empty table of species ids and mole fractions", argument=f"{where}: components"
+            )
+        total = 0.0
+        for k, v in comps.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+                raise KetasimError(
+                    f"fraction {v!r} must be a positive number", argument=f"{where}: components.{k}"
+                )
+            total += v
+        if abs(total - 1.0) > 1e-9:
+            raise KetasimError(f"fractions sum to {total}, not 1", argument=f"{where}: components")
+        props = _table(
+            data.get("properties"), f"{where}: properties", {"mw": _PROPERTIES["mw"]}, f"{cid}.properties"
+        )
+        return Mixture(cid, name, dict(comps), props, aliases, description, source)
+
+    for key in ("analyte", "group"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise KetasimError(f"missing '{key}'", argument=f"{where}: {key}")
+    props_raw = dict(data.get("properties") or {})
+    ionization = props_raw.pop("ionization", None)
+    if ionization not in IONIZATION:
+        raise KetasimError(
+            f"'{ionization}' is not one of {', '.join(IONIZATION)}",
+            argument=f"{where}: properties.ionization",
+        )
+    props = _table(props_raw, f"{where}: properties", _PROPERTIES, f"{cid}.properties")
+    if ionization in ("base", "acid") and "pka" not in props:
+        raise KetasimError("an ionisable compound needs a pKa", argument=f"{where}: properties.pka")
+    pk_raw = dict(data.get("pk") or {})
+    elim_raw = pk_raw.pop("elimination", [])
+    pk = _table(pk_raw, f"{where}: pk", _PK, f"{cid}.pk")
+    for q, v in (("q2", "v2"), ("q3", "v3")):
+        if (q in pk) != (v in pk):
+            raise KetasimError(f"'{q}' and '{v}' must be given together", argument=f"{where}: pk.{q}")
+    if "q3" in pk and "q2" not in pk:
+        raise KetasimError("a third compartment needs a second", argument=f"{where}: pk.q3")
+    if not isinstance(elim_raw, list):
+        raise KetasimError(
+            "must be an array of tables [[pk.elimination]]", argument=f"{where}: pk.elimination"
+        )
+    elimination = []
+    for i, e in enumerate(elim_raw):
+        ew = f"{where}: pk.elimination[{i}]"
+        if not isinstance(e, dict):
+            raise KetasimError("must be a table", argument=ew)
+        organ = e.get("organ")
+        if organ not in ORGANS:
+            raise KetasimError(f"organ '{organ}' is not one of {', '.join(ORGANS)}", argument=f"{ew}.organ")
+        unexpected = set(e) - {"organ", "enzyme", "cl", "product", "note"}
+        if unexpected:
+            raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=ew)
+        enzyme = e.get("enzyme")
+        if organ == "liver" and not enzyme:
+            raise KetasimError("a liver pathway must name its enzyme", argument=f"{ew}.enzyme")
+        cl = _param(e.get("cl"), f"{ew}.cl", f"{cid}.pk.elimination[{i}].cl", _ELIMINATION_CL)
+        product = e.get("product")
+        if product is not None and not isinstance(product, str):
+            raise KetasimError("must be a compound id", argument=f"{ew}.product")
+        elimination.append(Elimination(organ, cl, enzyme, product))
+    absorption_raw = data.get("absorption") or {}
+    if not isinstance(absorption_raw, dict):
+        raise KetasimError("must be a table", argument=f"{where}: absorption")
+    absorption = {}
+    for route, table in absorption_raw.items():
+        if route not in _ABSORPTION:
+            raise unknown_choice("route", route, _ABSORPTION, f"{where}: absorption.{route}")
+        absorption[route] = _table(
+            table, f"{where}: absorption.{route}", _ABSORPTION[route], f"{cid}.absorption.{route}"
+        )
+    if "intranasal" in absorption or "sublingual" in absorption:
+        if "oral" not in absorption:
+            raise KetasimError(
+                "intranasal and sublingual doses are partly swallowed, so [absorption.oral] is required",
+                argument=f"{where}: absorption",
+            )
+    brain = _table(data.get("brain"), f"{where}: brain", _BRAIN, f"{cid}.brain")
+    return Species(
+        id=cid,
+        name=name,
+        analyte=data["analyte"],
+        group=data["group"],
+        ionization=ionization,
+        properties=props,
+        pk=pk,
+        elimination=tuple(elimination),
+        absorption=absorption,
+        brain=brain,
+        aliases=aliases,
+        description=description,
+        path=source,
+    )
+
+
+def load_file(path: str | Path) -> Compound:
+    """Load and check one compound file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise KetasimError("file not found", argument=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KetasimError(f"not valid TOML: {exc}", argument=path.name) from None
+    compound = parse_compound(data, path.name)
+    if compound.id != path.stem:
+        raise KetasimError(
+            f"id '{compound.id}' differs from the file name",
+            argument=f"{path.name}: id",
+            fix=f'set id = "{path.stem}"',
+        )
+    return compound
+
+
+@dataclass
+class Library:
+    """All compounds known to a session, with name and alias lookup."""
+
+    compounds: dict[str, Compound] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._names: dict[str, str] = {}
+        for c in self.compounds.values():
+            self._register(c)
+        self._check_references()
+
+    def _register(self, c: Compound) -> None:
+        names = [c.id, *c.aliases]
+        if isinstance(c, Species):
+            names.append(c.analyte)
+        for n in names:
+            key = n.lower()
+            if key in self._names and self._names[key] != c.id:
+                raise KetasimError(
+                    f"name '{n}' is used by both '{self._names[key]}' and '{c.id}'", argument=c.path
+                )
+            self._names[key] = c.id
+
+    def _check_references(self) -> None:
+        for c in self.compounds.values():
+            if isinstance(c, Mixture):
+                for s in c.components:
+                    if not isinstance(self.compounds.get(s), Species):
+                        raise KetasimError(
+                            f"component '{s}' is not a species in the library",
+                            argument=f"{c.path}: components",
+                        )
+            else:
+                for i, e in enumerate(c.elimination):
+                    if e.product is not None and not isinstance(self.compounds.get(e.product), Species):
+                        raise KetasimError(
+                            f"product '{e.product}' is not a species in the library",
+                            argument=f"{c.path}: pk.elimination[{i}].product",
+                        )
+
+    def names(self) -> list[str]:
+        return sorted(self.compounds)
+
+    def get(self, name: str, argument: str = "compound") -> Compound:
+        """Find a compound by id, alias or analyte name (case-insensitive)."""
+        if not isinstance(name, str) or not name.strip():
+            raise KetasimError(
+                "no compound given", argument=argument, fix="choose one of: " + ", ".join(self.names())
+            )
+        cid = self._names.get(name.strip().lower())
+        if cid is None:
+            raise unknown_choice("compound", name, self.compounds, argument)
+        return self.compounds[cid]
+
+    def species(self, name: str) -> Species:
+        c = self.get(name)
+        if not isinstance(c, Species):
+            raise KetasimError(f"'{name}' is a mixture, not a single species", argument="compound")
+        return c
+
+    def closure(self, roots: Iterable[str]) -> list[Species]:
+        """The species that dosing ``roots`` can produce: components and their metabolites, in order."""
+        order: list[str] = []
+        stack = []
+        for r in roots:
+            stack.extend(reversed(list(self.get(r).components)))
+        seen: set[str] = set()
+        while stack:
+            sid = stack.pop()
+            if sid in seen:
+                continue
+            seen.add(sid)
+            order.append(sid)
+            sp = self.compounds[sid]
+            assert isinstance(sp, Species)
+            for e in reversed(sp.elimination):
+                if e.product and e.product not in seen:
+                    stack.append(e.product)
+        return [self.compounds[s] for s in order]  # type: ignore[misc]
+
+
+def load_library(extra_dirs: Iterable[str | Path] = ()) -> Library:
+    """Load the packaged compounds plus any in ``extra_dirs`` (or $KETASIM_COMPOUNDS, ':'-separated)."""
+    dirs = [DATA_DIR, *map(Path, extra_dirs)]
+    env = os.environ.get("KETASIM_COMPOUNDS")
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    compounds: dict[str, Compound] = {}
+    for d in dirs:
+        for path in sorted(Path(d).glob("*.toml")):
+            c = load_file(path)
+            compounds[c.id] = c
+    return Library(compounds)
+
+
+@lru_cache(maxsize=1)
+def default_library() -> Library:
+    """The packaged library (cached)."""
+    return load_library()

@@ -1,0 +1,79 @@
+"""Parameters with provenance.
+
+Every number in the model is a :class:`Param`: a value in canonical units together with the unit
+it is expressed in, where it comes from, and how sure we are (its :class:`Status`). A fitted
+parameter names the data it was fitted to, so those data can be kept out of validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """How a parameter value was obtained."""
+
+    MEASURED = "measured"  # reported in a primary source
+    DERIVED = "derived"  # calculated from measured values
+    FITTED = "fitted"  # estimated by fitting the model to named calibration data
+    ASSUMED = "assumed"  # a modelling assumption or best estimate
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter value (canonical unit), its unit label, source and status."""
+
+    value: float
+    unit: str
+    source: str
+    status: Status
+    calibration: str | None = None
+    note: str | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ValueError(f"parameter {self.name!r} has no source")
+        if self.status is Status.FITTED and not self.calibration:
+            raise ValueError(f"fitted parameter {self.name!r} must name its calibration data")
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def citation(self) -> dict[str, Any]:
+        """A plain-data description of this parameter, for provenance records."""
+        out = {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "source": self.source,
+            "status": self.status.value,
+        }
+        if self.calibration:
+            out["calibration"] = self.calibration
+        return out
+
+
+@dataclass
+class SourceList:
+    """Collects the parameters behind a result, so the result can list its sources."""
+
+    params: dict[str, Param] = field(default_factory=dict)
+
+    def add(self, key: str, param: Param) -> None:
+        self.params[key] = param
+
+    def records(self) -> list[dict[str, Any]]:
+        return [{**p.citation(), "name": k} for k, p in sorted(self.params.items())]
+
+    def sources(self) -> list[str]:
+        return sorted({p.source for p in self.params.values()})
+
+    def digest(self) -> str:
+        """A stable hash of every parameter value, unit and status."""
+        blob = json.dumps(self.records(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

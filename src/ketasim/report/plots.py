@@ -1,0 +1,63 @@
+"""Exposure plots (matplotlib, non-interactive backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+
+from ketasim.errors import KetasimError
+
+
+def plot_exposure(ds: xr.Dataset, path: str | Path, title: str = "", patient: int = 0) -> Path:
+    """PNG with every analyte's plasma concentration (linear and log) and brain/cell levels."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise KetasimError(
+            f"'{path}' is not a .png file", argument="--plot", fix="give a file name ending in .png"
+        )
+    if not path.parent.exists():
+        raise KetasimError(f"folder '{path.parent}' does not exist", argument="--plot")
+    t = ds.time.values
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    for a in ds.analyte.values:
+        y = ds.plasma_ng_ml.sel(patient=patient, analyte=a).values
+        if y.max() <= 0:
+            continue
+        axes[0].plot(t, y, label=str(a))
+        axes[1].semilogy(t, np.where(y > y.max() * 1e-4, y, np.nan), label=str(a))
+    axes[0].set(xlabel="time (h)", ylabel="plasma (ng/mL)", title="Plasma, total")
+    axes[1].set(xlabel="time (h)", ylabel="plasma (ng/mL, log)", title="Plasma, log scale")
+    dosed = [a for a in ds.analyte.values if ds.plasma.sel(patient=patient, analyte=a).max() > 0][:1]
+    styles = {"unbound": "-", "brain_ecf": "--", "cytosol": ":", "lysosome": "-."}
+    for a in dosed:
+        for var, ls in styles.items():
+            axes[2].semilogy(
+                t, np.clip(ds[var].sel(patient=patient, analyte=a).values, 1e-6, None), ls, label=f"{a} {var}"
+            )
+    axes[2].set(
+        xlabel="time (h)",
+        ylabel="concentration (µM, log)",
+        title="Unbound plasma, brain ECF, cytosol, lysosome",
+    )
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "ketasim exposure")
+    fig.text(
+        0.99,
+        0.01,
+        f"ketasim {ds.attrs.get('ketasim_version')} · parameters {ds.attrs.get('parameter_hash')}",
+        ha="right",
+        fontsize=7,
+        color="grey",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
