@@ -37,7 +37,9 @@ def solve_reference(
             if t1 <= t0:
                 out[p, sel] = x
                 continue
-            t_eval = np.append(times[sel], t1)
+            inner = times[sel]
+            ends_on_t1 = inner.size > 0 and inner[-1] == t1
+            t_eval = inner if ends_on_t1 else np.append(inner, t1)
             sol = solve_ivp(
                 lambda t, y, Ap=Ap, b=b: Ap @ y + b,
                 (t0, t1),
@@ -50,6 +52,6 @@ def solve_reference(
             )
             if not sol.success:
                 raise RuntimeError(f"reference solver failed for patient {p}: {sol.message}")
-            out[p, sel] = sol.y[:, :-1].T
+            out[p, sel] = (sol.y if ends_on_t1 else sol.y[:, :-1]).T
             x = sol.y[:, -1]
     return out

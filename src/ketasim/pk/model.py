@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.brain.partition import neutral_fraction
+from ketasim.brain.cell import cell_rates
 from ketasim.compounds import Library, Species, default_library
 from ketasim.dosing import Dose, Regimen
 from ketasim.errors import KetasimError
@@ -317,25 +317,12 @@ def build_model(
             A[:, i("eliminated"), m] += ka * (1 - f)
 
         # --- brain ECF, cytosol, lysosome (concentrations, µM), neutral-species exchange
-        pka = sp.properties["pka"].value if "pka" in sp.properties else None
-        fn = {
-            ph: neutral_fraction(sp.ionization, pka, physiology[f"ph.{ph}"])
-            for ph in ("plasma", "brain_ecf", "cytosol", "lysosome")
-        }
-        k_bbb = sp.brain["k_bbb"].value if "k_bbb" in sp.brain else physiology["cell.k_bbb"]
-        k_cell = sp.brain["k_cell"].value if "k_cell" in sp.brain else physiology["cell.k_cell"]
+        r = cell_rates(sp, physiology)
         if "k_bbb" not in sp.brain:
             sources.add("physiology.cell.k_bbb", physiology.params["cell.k_bbb"])
-        k_lys = physiology["cell.k_lysosome"]
-        vf = physiology["cell.lysosome_volume_fraction"]
-        phi = vf / (1 - vf)
         e_, cy, ly = i("brain_ecf"), i("cytosol"), i("lysosome")
-        A[:, e_, c] += k_bbb * fn["plasma"] * fu / v1
-        A[:, e_, e_] -= k_bbb * fn["brain_ecf"]
-        A[:, cy, e_] += k_cell * fn["brain_ecf"]
-        A[:, cy, cy] -= k_cell * fn["cytosol"] + phi * k_lys * fn["cytosol"]
-        A[:, cy, ly] += phi * k_lys * fn["lysosome"]
-        A[:, ly, cy] += k_lys * fn["cytosol"]
-        A[:, ly, ly] -= k_lys * fn["lysosome"]
+        A[:, e_, c] += r.k_bbb * r.f_plasma * fu / v1
+        assert (cy, ly) == (e_ + 1, e_ + 2), "ECF, cytosol and lysosome states must be contiguous"
+        A[:, e_ : ly + 1, e_ : ly + 1] += r.cell_matrix()
 
     return PKModel(species, states, A, v1_all, fu_all, fh_all, cl_all, covariates, sources)
