@@ -11,11 +11,26 @@ from ketasim.compounds import default_library, load_library
 P = 'source = "synthetic test compound", status = "assumed"'
 
 
-def species_toml(cid: str, *, v1=50.0, cl=10.0, q2=None, v2=None, product=None, organ="kidney", enzyme=None,
-                 oral=None, extra="", ionization="base", pka=7.5) -> str:
+def species_toml(
+    cid: str,
+    *,
+    v1=50.0,
+    cl=10.0,
+    q2=None,
+    v2=None,
+    product=None,
+    organ="kidney",
+    enzyme=None,
+    oral=None,
+    extra="",
+    ionization="base",
+    pka=7.5,
+) -> str:
     """A minimal species file; ``oral`` = (ka, fa, fg)."""
     lines = [
-        f'id = "{cid}"', f'analyte = "{cid.upper()}"', f'group = "{cid}"',
+        f'id = "{cid}"',
+        f'analyte = "{cid.upper()}"',
+        f'group = "{cid}"',
         "[properties]",
         f'mw = {{ value = 200.0, unit = "g/mol", {P} }}',
         f'ionization = "{ionization}"',
@@ -39,8 +54,12 @@ def species_toml(cid: str, *, v1=50.0, cl=10.0, q2=None, v2=None, product=None, 
     lines.append(f'cl = {{ value = {cl}, unit = "L/h", {P} }}')
     if oral:
         ka, fa, fg = oral
-        lines += ["[absorption.oral]", f'ka = {{ value = {ka}, unit = "1/h", {P} }}',
-                  f'fa = {{ value = {fa}, unit = "", {P} }}', f'fg = {{ value = {fg}, unit = "", {P} }}']
+        lines += [
+            "[absorption.oral]",
+            f'ka = {{ value = {ka}, unit = "1/h", {P} }}',
+            f'fa = {{ value = {fa}, unit = "", {P} }}',
+            f'fg = {{ value = {fg}, unit = "", {P} }}',
+        ]
     return "\n".join(lines) + "\n" + extra
 
 
@@ -53,7 +72,9 @@ def library():
 def synthetic(tmp_path: Path):
     """Library with synthetic 'drugone' (1-cpt, renal), 'parent' -> 'daughter' and an oral liver drug."""
     (tmp_path / "drugone.toml").write_text(species_toml("drugone", v1=50.0, cl=10.0))
-    (tmp_path / "parent.toml").write_text(species_toml("parent", v1=40.0, cl=20.0, product="daughter", organ="other"))
+    (tmp_path / "parent.toml").write_text(
+        species_toml("parent", v1=40.0, cl=20.0, product="daughter", organ="other")
+    )
     (tmp_path / "daughter.toml").write_text(species_toml("daughter", v1=80.0, cl=5.0))
     (tmp_path / "hepatic.toml").write_text(
         species_toml("hepatic", v1=60.0, cl=45.0, organ="liver", enzyme="CYP3A4", oral=(1.5, 0.9, 0.8))

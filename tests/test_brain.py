@@ -22,8 +22,12 @@ def test_logd_of_ketamine_matches_seed_000(library):
 
 def test_logd_is_computed_for_any_compound(library):
     for sp in library.closure(library.names()):
-        d = log_d(sp.properties["logp"].value, sp.ionization,
-                  sp.properties["pka"].value if "pka" in sp.properties else None, 7.4)
+        d = log_d(
+            sp.properties["logp"].value,
+            sp.ionization,
+            sp.properties["pka"].value if "pka" in sp.properties else None,
+            7.4,
+        )
         if sp.ionization == "permanent_cation":
             assert d == -np.inf
         else:
@@ -41,7 +45,7 @@ def test_lysosome_to_cytosol_ratio_analytic(library):
     sp = library.species("esketamine")
     r = trapping_ratio(sp.ionization, sp.properties["pka"].value, 5.0, 7.2)
     assert 50 <= r <= 140
-    assert r == pytest.approx((1 + 10 ** 2.5) / (1 + 10 ** 0.3), rel=1e-12)
+    assert r == pytest.approx((1 + 10**2.5) / (1 + 10**0.3), rel=1e-12)
 
 
 def test_lysosome_to_cytosol_ratio_at_steady_state_in_the_patient(library):

@@ -9,9 +9,20 @@ from ketasim.provenance import Status
 from .conftest import species_toml
 
 REQUIRED = [
-    "ketamine", "esketamine", "arketamine", "s-norketamine", "r-norketamine", "dehydronorketamine",
-    "2r6r-hydroxynorketamine", "2s6s-hydroxynorketamine", "memantine", "lanicemine", "traxoprodil",
-    "mk-0657", "midazolam", "ketamine-methiodide",
+    "ketamine",
+    "esketamine",
+    "arketamine",
+    "s-norketamine",
+    "r-norketamine",
+    "dehydronorketamine",
+    "2r6r-hydroxynorketamine",
+    "2s6s-hydroxynorketamine",
+    "memantine",
+    "lanicemine",
+    "traxoprodil",
+    "mk-0657",
+    "midazolam",
+    "ketamine-methiodide",
 ]
 
 
@@ -41,8 +52,16 @@ def test_racemate_is_half_and_half(library):
 
 def test_metabolite_chain_closure(library):
     ids = [s.id for s in library.closure(["ketamine"])]
-    for sid in ["esketamine", "arketamine", "s-norketamine", "r-norketamine", "s-dehydronorketamine",
-                "r-dehydronorketamine", "2s6s-hydroxynorketamine", "2r6r-hydroxynorketamine"]:
+    for sid in [
+        "esketamine",
+        "arketamine",
+        "s-norketamine",
+        "r-norketamine",
+        "s-dehydronorketamine",
+        "r-dehydronorketamine",
+        "2s6s-hydroxynorketamine",
+        "2r6r-hydroxynorketamine",
+    ]:
         assert sid in ids
     assert ids.index("esketamine") < ids.index("s-norketamine")
 
@@ -71,19 +90,23 @@ def _write(tmp_path, text, name="bad"):
 
 def test_loader_names_the_field_with_a_bad_unit(tmp_path):
     text = species_toml("bad").replace('v1 = { value = 50.0, unit = "L"', 'v1 = { value = 50.0, unit = "mg"')
-    with pytest.raises(KetasimError, match=r"bad.toml: pk.v1: unit|bad.toml: pk.v1: '50.0 mg' does not convert"):
+    with pytest.raises(
+        KetasimError, match=r"bad.toml: pk.v1: unit|bad.toml: pk.v1: '50.0 mg' does not convert"
+    ):
         load_file(_write(tmp_path, text))
 
 
 def test_loader_names_the_field_out_of_range(tmp_path):
-    text = species_toml("bad").replace('fu = { value = 0.5', 'fu = { value = 1.5')
+    text = species_toml("bad").replace("fu = { value = 0.5", "fu = { value = 1.5")
     with pytest.raises(KetasimError, match=r"properties.fu: value 1.5 .* outside the plausible range"):
         load_file(_write(tmp_path, text))
 
 
 def test_loader_requires_calibration_for_fitted(tmp_path):
-    text = species_toml("bad").replace('unit = "L", source = "synthetic test compound", status = "assumed"',
-                                       'unit = "L", source = "x", status = "fitted"')
+    text = species_toml("bad").replace(
+        'unit = "L", source = "synthetic test compound", status = "assumed"',
+        'unit = "L", source = "x", status = "fitted"',
+    )
     with pytest.raises(KetasimError, match=r"pk.v1: a fitted parameter must name its calibration data"):
         load_file(_write(tmp_path, text))
 
@@ -111,7 +134,9 @@ def test_library_rejects_missing_product(tmp_path):
 
 
 def test_mixture_fractions_must_sum_to_one(tmp_path):
-    text = 'id = "mix"\n[components]\nesketamine = 0.5\narketamine = 0.4\n[properties]\n' \
-           'mw = { value = 237.73, unit = "g/mol", source = "x", status = "measured" }\n'
-    with pytest.raises(KetasimError, match="sum to 0.9"):
+    text = (
+        'id = "mix"\n[components]\nesketamine = 0.5\narketamine = 0.4\n[properties]\n'
+        'mw = { value = 237.73, unit = "g/mol", source = "x", status = "measured" }\n'
+    )
+    with pytest.raises(KetasimError, match=r"sum to 0\.9"):
         load_file(_write(tmp_path, text, name="mix"))

@@ -92,7 +92,9 @@ def test_mass_balance_closes_for_every_route(library, route, duration):
         model, sched = _run(library, reg, t)
         x = (solve_linear if solver == "exact" else solve_reference)(model.A, sched, t)
         total = mass_balance(model, x)[0]
-        dosed = np.array([sum(0.5 * 70 / 237.73 * 1000 for d in reg.doses if d.time + d.duration <= tt) for tt in t])
+        dosed = np.array(
+            [sum(0.5 * 70 / 237.73 * 1000 for d in reg.doses if d.time + d.duration <= tt) for tt in t]
+        )
         done = np.array([all(d.time + d.duration <= tt or d.time > tt for d in reg.doses) for tt in t])
         np.testing.assert_allclose(total[done], dosed[done], rtol=1e-9)
         assert np.all(x[0][:, model.amount_mask] > -1e-9 * dosed.max())
@@ -117,7 +119,9 @@ def test_infusion_tends_to_bolus(library):
     bolus = simulate(Regimen.single(Dose.parse("ketamine", "35 mg", "iv")), times=t).plasma.values
     prev = math.inf
     for d in ("10 min", "1 min", "1 s"):
-        inf = simulate(Regimen.single(Dose.parse("ketamine", "35 mg", "iv", duration=d)), times=t).plasma.values
+        inf = simulate(
+            Regimen.single(Dose.parse("ketamine", "35 mg", "iv", duration=d)), times=t
+        ).plasma.values
         err = np.max(np.abs(inf - bolus) / np.abs(bolus).max())
         assert err < prev
         prev = err
@@ -190,14 +194,18 @@ def test_hepatic_clearance_above_blood_flow_is_refused(tmp_path):
 
 
 def test_event_table_round_trip():
-    reg = Regimen.stepped_infusion("ketamine", [("0.28 mg/kg/h", "1 h"), ("0.57 mg/kg/h", "1 h")]) + Regimen.single(
-        Dose.parse("ketamine", "50 mg", "oral", time="6 h")
-    )
+    reg = Regimen.stepped_infusion(
+        "ketamine", [("0.28 mg/kg/h", "1 h"), ("0.57 mg/kg/h", "1 h")]
+    ) + Regimen.single(Dose.parse("ketamine", "50 mg", "oral", time="6 h"))
     table = reg.to_event_table(weight=80)
     assert list(table.CMT) == [1, 1, 2]
     assert table.AMT.iloc[0] == pytest.approx(0.28 * 80)
     back = Regimen.from_event_table(table)
     t = np.linspace(0, 12, 49)
     cov = Covariates.single(80)
-    np.testing.assert_allclose(simulate(back, cov, times=t).plasma.values, simulate(reg, cov, times=t).plasma.values,
-                               rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(
+        simulate(back, cov, times=t).plasma.values,
+        simulate(reg, cov, times=t).plasma.values,
+        rtol=1e-9,
+        atol=1e-15,
+    )

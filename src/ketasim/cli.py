@@ -71,7 +71,30 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     pk.add_argument("--json", action="store_true", help="print one JSON document")
     pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
+    val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
+    val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
+    val.add_argument("--json", action="store_true", help="print one JSON document")
     return p
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from ketasim.pk.validation import run_checks
+
+    results = run_checks()
+    doc = {
+        "findings": [r.as_dict() for r in results],
+        "passed": sum(r.passed for r in results),
+        "total": len(results),
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    for r in results:
+        mark = "PASS" if r.passed else "FAIL"
+        note = "  (known failure)" if r.known_failure and not r.passed else ""
+        print(f"{mark}  {r.id:<45} measured {r.measured}  expected {r.expected}{note}")
+    print(f"\n{doc['passed']} of {doc['total']} findings reproduced")
+    return 0
 
 
 def _cmd_pk(args: argparse.Namespace) -> int:
@@ -167,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command == "pk":
             return _cmd_pk(args)
+        if args.command == "validate":
+            return _cmd_validate(args)
         raise KetasimError(f"unknown command '{args.command}'")
     except KetasimError as exc:
         print(f"ketasim: error: {exc}", file=sys.stderr)
