@@ -71,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     pk.add_argument("--json", action="store_true", help="print one JSON document")
     pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
+    pk.add_argument("--sources", action="store_true", help="also list every parameter behind the result")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
     val.add_argument("--json", action="store_true", help="print one JSON document")
@@ -146,10 +147,18 @@ def _cmd_pk(args: argparse.Namespace) -> int:
             f" over {args.duration}" if args.duration else ""
         )
         plot_exposure(run.dataset, args.plot, title=what)
+    sources = json.loads(run.dataset.attrs["sources"])
     if args.json:
-        print(json.dumps(run.summary, indent=2))
+        doc = dict(run.summary)
+        if args.sources:
+            doc["sources"] = sources
+        print(json.dumps(doc, indent=2))
     else:
         print(_format_pk(run.summary))
+        if args.sources:
+            print(f"\n{'parameter':<52}{'value':>12} {'unit':<10}{'status':<9}source")
+            for r in sources:
+                print(f"{r['name']:<52}{r['value']:>12.4g} {r['unit']:<10}{r['status']:<9}{r['source']}")
         if args.plot:
             print(f"plot written to {args.plot}")
     return 0

@@ -183,7 +183,7 @@ def _param(raw: Any, where: str, name: str, spec: tuple[str, float, float, bool]
         raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=where)
     return Param(
         value=canonical,
-        unit=units.CANONICAL[kind] if kind != "dimensionless" else "",
+        unit=units.LABEL[kind],
         source=str(raw["source"]),
         status=status,
         calibration=raw.get("calibration"),

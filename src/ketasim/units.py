@@ -46,6 +46,23 @@ CANONICAL: dict[str, str] = {
 }
 
 
+LABEL: dict[str, str] = {
+    "time": "h",
+    "amount": "umol",
+    "mass": "mg",
+    "volume": "L",
+    "concentration": "uM",
+    "clearance": "L/h",
+    "rate": "1/h",
+    "voltage": "mV",
+    "molar_mass": "g/mol",
+    "mass_per_weight": "mg/kg",
+    "weight": "kg",
+    "dimensionless": "",
+}
+"""Short labels of the canonical units, for tables and provenance records."""
+
+
 def _clean(text: str) -> str:
     return text.replace("µ", "u").replace("μ", "u").replace("mcg", "ug").strip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -25,15 +26,29 @@ def plot_exposure(ds: xr.Dataset, path: str | Path, title: str = "", patient: in
         raise KetasimError(f"folder '{path.parent}' does not exist", argument="--plot")
     t = ds.time.values
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    for a in ds.analyte.values:
+    groups = json.loads(ds.attrs.get("analyte_groups", "{}"))
+    members = {m for ms in groups.values() for m in ms}
+    colours = plt.get_cmap("tab20").colors
+    for i, a in enumerate(ds.analyte.values):
         y = ds.plasma_ng_ml.sel(patient=patient, analyte=a).values
         if y.max() <= 0:
             continue
-        axes[0].plot(t, y, label=str(a))
-        axes[1].semilogy(t, np.where(y > y.max() * 1e-4, y, np.nan), label=str(a))
-    axes[0].set(xlabel="time (h)", ylabel="plasma (ng/mL)", title="Plasma, total")
-    axes[1].set(xlabel="time (h)", ylabel="plasma (ng/mL, log)", title="Plasma, log scale")
-    dosed = [a for a in ds.analyte.values if ds.plasma.sel(patient=patient, analyte=a).max() > 0][:1]
+        summed = str(a) in groups
+        style = {
+            "color": colours[i % len(colours)],
+            "lw": 2.2 if summed else 1.2,
+            "ls": "-" if summed else "--",
+        }
+        if summed or str(a) not in members:  # linear panel: one curve per analyte group
+            axes[0].plot(t, y, label=str(a), **style)
+        axes[1].semilogy(t, np.where(y > y.max() * 1e-4, y, np.nan), label=str(a), **style)
+    axes[0].set(xlabel="time (h)", ylabel="plasma (ng/mL)", title="Plasma, total (enantiomers summed)")
+    axes[1].set(
+        xlabel="time (h)", ylabel="plasma (ng/mL, log)", title="Plasma by species (dashed) and sum (solid)"
+    )
+    dosed_species = json.loads(ds.attrs.get("dosed_analytes", "[]"))
+    owner = {m: g for g, ms in groups.items() for m in ms}
+    dosed = list(dict.fromkeys(owner.get(a, a) for a in dosed_species))[:1]
     styles = {"unbound": "-", "brain_ecf": "--", "cytosol": ":", "lysosome": "-."}
     for a in dosed:
         for var, ls in styles.items():
