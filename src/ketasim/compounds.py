@@ -61,6 +61,14 @@ _ABSORPTION: dict[str, dict[str, tuple[str, float, float, bool]]] = {
         "f": ("dimensionless", 0.0, 1.0, True),
     },
 }
+_TARGET: dict[str, tuple[str, float, float, bool]] = {
+    "affinity": ("concentration", 1e-9, 1e7, True),
+    "hill": ("dimensionless", 0.1, 5.0, False),
+    "emax": ("dimensionless", 0.0, 10.0, False),
+}
+AFFINITY_KINDS = ("ki", "kd", "ic50", "ec50")
+TARGETS_PATH = Path(__file__).parent / "data" / "targets.toml"
+
 _BRAIN: dict[str, tuple[str, float, float, bool]] = {
     "k_bbb": ("rate", 0.0, 1e5, False),
     "k_cell": ("rate", 0.0, 1e6, False),
@@ -75,6 +83,35 @@ class Elimination:
     cl: Param
     enzyme: str | None = None
     product: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetAffinity:
+    """Affinity of a species for one target (other than NMDA channel block kinetics)."""
+
+    target: str
+    kind: str  # ki | kd | ic50 | ec50
+    action: str
+    params: Mapping[str, Param]
+
+    @property
+    def affinity(self) -> float:
+        """The affinity constant in µM."""
+        return self.params["affinity"].value
+
+    @property
+    def hill(self) -> float:
+        return self.params["hill"].value if "hill" in self.params else 1.0
+
+
+@lru_cache(maxsize=1)
+def target_names() -> dict[str, dict]:
+    """Known targets (``data/targets.toml``): name -> description table."""
+    if not TARGETS_PATH.exists():
+        return {}
+    with TARGETS_PATH.open("rb") as fh:
+        data = tomllib.load(fh)
+    return {t["name"]: t for t in data.get("target", [])}
 
 
 @dataclass(frozen=True)
@@ -94,6 +131,7 @@ class Species:
     aliases: tuple[str, ...] = ()
     description: str = ""
     path: str = ""
+    targets: Mapping[str, TargetAffinity] = field(default_factory=dict)
 
     @property
     def components(self) -> dict[str, float]:
@@ -117,6 +155,9 @@ class Species:
                 out[f"{self.id}.absorption.{route}.{k}"] = p
         for k, p in self.brain.items():
             out[f"{self.id}.brain.{k}"] = p
+        for name, t in self.targets.items():
+            for k, p in t.params.items():
+                out[f"{self.id}.targets.{name}.{k}"] = p
         return out
 
 
@@ -302,6 +343,24 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
                 argument=f"{where}: absorption",
             )
     brain = _table(data.get("brain"), f"{where}: brain", _BRAIN, f"{cid}.brain")
+    targets = _targets(data.get("targets"), where, cid)
+    unknown_sections = set(data) - {
+        "id",
+        "name",
+        "analyte",
+        "group",
+        "aliases",
+        "description",
+        "properties",
+        "pk",
+        "absorption",
+        "brain",
+        "targets",
+        "nmda",
+    }
+    if unknown_sections:
+        name = sorted(unknown_sections)[0]
+        raise KetasimError("unknown section or key", argument=f"{where}: {name}")
     return Species(
         id=cid,
         name=name,
@@ -316,7 +375,35 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
         aliases=aliases,
         description=description,
         path=source,
+        targets=targets,
     )
+
+
+def _targets(raw: Any, where: str, cid: str) -> dict[str, TargetAffinity]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise KetasimError("must be a table of targets", argument=f"{where}: targets")
+    known = target_names()
+    out = {}
+    for name, table in raw.items():
+        tw = f"{where}: targets.{name}"
+        if known and name not in known:
+            raise unknown_choice("target", name, known, tw)
+        if not isinstance(table, dict):
+            raise KetasimError("must be a table", argument=tw)
+        table = dict(table)
+        kind = table.pop("kind", None)
+        action = table.pop("action", "")
+        if kind not in AFFINITY_KINDS:
+            raise KetasimError(
+                f"kind '{kind}' is not one of {', '.join(AFFINITY_KINDS)}", argument=f"{tw}.kind"
+            )
+        if not isinstance(action, str):
+            raise KetasimError("must be text", argument=f"{tw}.action")
+        params = _table(table, tw, _TARGET, f"{cid}.targets.{name}")
+        out[name] = TargetAffinity(name, kind, action, params)
+    return out
 
 
 def load_file(path: str | Path) -> Compound:
