@@ -1,0 +1,177 @@
+"""Potency strip: a compound's targets on one logarithmic concentration axis (matplotlib, Agg).
+
+Drawn in the manner of the binding strip in Stahl's "Mechanism of action of ketamine" (Figure 1):
+the most potent target on the left, weaker targets further right, and vertical lines marking the
+concentrations a dose actually reaches, so one can read off which targets are engaged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from ketasim.compounds import Library, default_library, target_names
+from ketasim.errors import KetasimError
+from ketasim.targets.occupancy import potency_strip
+
+STATUS_MARKERS = {"measured": "o", "derived": "s", "fitted": "D", "assumed": "X"}
+FAMILY_COLOURS = {
+    "nmda": "#d62728",
+    "opioid": "#1f77b4",
+    "monoamine_transporter": "#2ca02c",
+    "nicotinic": "#9467bd",
+    "ion_channel": "#8c564b",
+    "dopamine": "#e377c2",
+    "serotonin": "#17becf",
+    "sigma": "#bcbd22",
+    "muscarinic": "#7f7f7f",
+    "ampa": "#ff7f0e",
+}
+
+
+def _check_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise KetasimError(
+            f"'{path}' is not a .png file", argument="path", fix="give a file name ending in .png"
+        )
+    if not path.parent.exists():
+        raise KetasimError(f"folder '{path.parent}' does not exist", argument="path")
+    return path
+
+
+def _check_marks(marked: Mapping[str, float] | None) -> dict[str, float]:
+    if marked is None:
+        return {}
+    if not isinstance(marked, Mapping):
+        raise KetasimError(
+            "must be a mapping of label to concentration in µM",
+            argument="marked_concentrations",
+            fix='e.g. {"peak brain ECF, S-ketamine": 0.2}',
+        )
+    out = {}
+    for label, value in marked.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise KetasimError(
+                f"{value!r} is not a number", argument=f"marked_concentrations[{label!r}]"
+            ) from None
+        if not math.isfinite(v) or v <= 0:
+            raise KetasimError(
+                f"{value!r} µM is not a positive concentration", argument=f"marked_concentrations[{label!r}]"
+            )
+        out[str(label)] = v
+    return out
+
+
+def plot_potency_strip(
+    compound_id: str,
+    path: str | Path,
+    library: Library | None = None,
+    marked_concentrations: Mapping[str, float] | None = None,
+) -> Path:
+    """Write a PNG potency strip for ``compound_id`` (one row per species; a racemate gives two).
+
+    Each target with a recorded affinity is a marker at its affinity constant (Ki, Kd, IC50 or EC50,
+    µM, log axis): colour by target family, shape by status (measured, derived, assumed).
+    ``marked_concentrations`` maps a label to a concentration in µM (for example the peak unbound
+    brain ECF concentration a dose reaches), drawn as labelled vertical lines. Returns the path.
+    """
+    path = _check_path(path)
+    marks = _check_marks(marked_concentrations)
+    library = library or default_library()
+    compound = library.get(compound_id, argument="compound_id")
+    species_ids = list(compound.components)
+    rows = {sid: potency_strip(sid, library) for sid in species_ids}
+    if not any(rows.values()):
+        raise KetasimError(
+            f"no target affinities are recorded for '{compound.id}'",
+            argument="compound_id",
+            fix="add [targets.NAME] tables to its compound file(s)",
+        )
+    info = target_names()
+    values = [r.affinity_um for rs in rows.values() for r in rs] + list(marks.values())
+    lo, hi = min(values) / 4.0, max(values) * 4.0
+    fig, ax = plt.subplots(figsize=(14, 1.6 + 4.8 * len(species_ids)))
+    for y, sid in enumerate(reversed(species_ids)):
+        sp = library.compounds[sid]
+        ax.axhline(y, color="0.85", lw=6, zorder=0, solid_capstyle="butt")
+        for i, r in enumerate(rows[sid]):
+            family = str(info.get(r.target, {}).get("family", ""))
+            ax.scatter(
+                r.affinity_um,
+                y,
+                s=70,
+                marker=STATUS_MARKERS.get(r.status, "o"),
+                color=FAMILY_COLOURS.get(family, "black"),
+                edgecolor="black",
+                linewidth=0.6,
+                zorder=3,
+            )
+            sign = 1 if i % 2 == 0 else -1
+            level = (i // 2) % 4
+            ax.annotate(
+                f"{r.label}: {r.affinity_um:.3g} µM ({r.kind})",
+                (r.affinity_um, y),
+                xytext=(4, sign * (10 + 22 * level)),
+                textcoords="offset points",
+                ha="left",
+                va="bottom" if sign > 0 else "top",
+                rotation=25 * sign,
+                rotation_mode="anchor",
+                fontsize=6.5,
+                color="0.35" if r.status == "assumed" else "black",
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 4},
+            )
+        ax.text(
+            0.005,
+            y + 0.08,
+            getattr(sp, "analyte", sid),
+            fontsize=9,
+            fontweight="bold",
+            va="bottom",
+            transform=ax.get_yaxis_transform(),
+        )
+    for j, (label, value) in enumerate(marks.items()):
+        ax.axvline(value, color="black", ls="--", lw=1.1, zorder=2)
+        ax.annotate(
+            f"{label}: {value:.3g} µM",
+            (value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -4 - 11 * j),
+            textcoords="offset points",
+            fontsize=7,
+            va="top",
+            ha="left",
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
+        )
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(-0.75, len(species_ids) - 0.1)
+    ax.set_yticks([])
+    ax.set_xlabel("affinity constant or concentration (µM, log scale); more potent to the left")
+    for status, marker in STATUS_MARKERS.items():
+        if status != "fitted":
+            ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=status)
+    ax.legend(title="status", fontsize=7, title_fontsize=7, loc="lower right", framealpha=0.8)
+    ax.set_title(f"Potency strip: {compound.name}", fontsize=11)
+    ax.grid(axis="x", which="major", alpha=0.3)
+    fig.text(
+        0.99,
+        0.01,
+        "Ki/Kd/IC50/EC50 as recorded in the compound files; sources in docs/sources/targets.md",
+        ha="right",
+        fontsize=6.5,
+        color="grey",
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
