@@ -67,6 +67,21 @@ _TARGET: dict[str, tuple[str, float, float, bool]] = {
     "emax": ("dimensionless", 0.0, 10.0, False),
 }
 AFFINITY_KINDS = ("ki", "kd", "ic50", "ec50")
+# NMDA receptor pore block and GluN2B allosteric inhibition (see ketasim.targets.nmda_kinetics)
+_NMDA: dict[str, tuple[str, float, float, bool]] = {
+    "kd": ("concentration", 1e-6, 1e6, False),
+    "v_ref": ("voltage", -200.0, 100.0, False),
+    "koff": ("rate", 1e-6, 1e9, False),
+    "delta": ("dimensionless", 0.0, 1.5, False),
+    "superficial_kd": ("concentration", 1e-6, 1e6, False),
+    "superficial_koff": ("rate", 1e-6, 1e9, False),
+    "kd_factor_2b": ("dimensionless", 1e-3, 1e3, False),
+    "kd_factor_2c": ("dimensionless", 1e-3, 1e3, False),
+    "kd_factor_2d": ("dimensionless", 1e-3, 1e3, False),
+    "nam_kd": ("concentration", 1e-7, 1e6, False),
+    "nam_efficacy": ("dimensionless", 0.0, 1.0, False),
+    "nam_koff": ("rate", 1e-6, 1e9, False),
+}
 TARGETS_PATH = Path(__file__).parent / "data" / "targets.toml"
 
 _BRAIN: dict[str, tuple[str, float, float, bool]] = {
@@ -132,6 +147,7 @@ class Species:
     description: str = ""
     path: str = ""
     targets: Mapping[str, TargetAffinity] = field(default_factory=dict)
+    nmda: Mapping[str, Param] = field(default_factory=dict)
 
     @property
     def components(self) -> dict[str, float]:
@@ -158,6 +174,8 @@ class Species:
         for name, t in self.targets.items():
             for k, p in t.params.items():
                 out[f"{self.id}.targets.{name}.{k}"] = p
+        for k, p in self.nmda.items():
+            out[f"{self.id}.nmda.{k}"] = p
         return out
 
 
@@ -344,6 +362,15 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
             )
     brain = _table(data.get("brain"), f"{where}: brain", _BRAIN, f"{cid}.brain")
     targets = _targets(data.get("targets"), where, cid)
+    nmda = _table(data.get("nmda"), f"{where}: nmda", _NMDA, f"{cid}.nmda")
+    pore = {"kd", "v_ref", "koff", "delta"}
+    if pore & set(nmda) and not pore <= set(nmda):
+        raise KetasimError(
+            f"pore block needs all of {sorted(pore)}", argument=f"{where}: nmda", fix="add the missing fields"
+        )
+    for a, b in (("superficial_kd", "superficial_koff"), ("nam_kd", "nam_efficacy")):
+        if (a in nmda) != (b in nmda):
+            raise KetasimError(f"'{a}' and '{b}' go together", argument=f"{where}: nmda.{a}")
     unknown_sections = set(data) - {
         "id",
         "name",
@@ -376,6 +403,7 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
         description=description,
         path=source,
         targets=targets,
+        nmda=nmda,
     )
 
 

@@ -1,0 +1,1 @@
+"""Targets: NMDA receptor channel block and the other receptors, transporters and channels."""

@@ -1,0 +1,226 @@
+"""Virtual electrophysiology on the detailed NMDA receptor model.
+
+Protocols (each a pure function of the compound, the receptor subunit and the conditions):
+
+- :func:`ic50`: steady-state current in saturating glutamate at a holding potential, with and
+  without drug in the same Mg2+; the concentration halving it (Kotermanski & Johnson 2009 design).
+- :func:`trapping`: block to steady state in agonist, wash agonist and drug out for 120 s, and report
+  the fraction of the block still present (Mealing et al. 1999, JPET 288:204 design).
+- :func:`resting_block`: spontaneous, mEPSC-like glutamate pulses at rest in Mg2+; the fraction of
+  the resting NMDA charge the drug removes at periodic steady state (Gideons et al. 2014, PNAS
+  111:8649 design). By default the drug is applied at its 0-Mg2+ IC50 at the same potential.
+
+A compound that is a mixture (racemic ketamine) contributes each component at its share of the
+concentration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import expm
+from scipy.optimize import brentq
+
+from ketasim.compounds import Library, Species, default_library
+from ketasim.errors import KetasimError
+from ketasim.targets.nmda_kinetics import (
+    StateSpace,
+    blocker_for,
+    generator,
+    modulator_for,
+    state_space,
+    steady_state,
+)
+from ketasim.targets.receptor_data import receptor_data
+
+SATURATING_GLUTAMATE_UM = 1000.0
+
+
+@dataclass(frozen=True)
+class Agents:
+    """The blockers and NAM a compound brings to one subunit, with their concentration shares."""
+
+    space: StateSpace
+    shares: tuple[float, ...]  # blocker concentration per µM of compound
+    nam_share: float
+
+    def drug(self, conc_um: float) -> list[float]:
+        return [s * conc_um for s in self.shares]
+
+
+def agents(compound: str, subunit: str, library: Library | None = None) -> Agents:
+    library = library or default_library()
+    comp = library.get(compound, "--compound")
+    blockers, shares = [], []
+    nam, nam_share = None, 0.0
+    for sid, frac in comp.components.items():
+        sp = library.compounds[sid]
+        assert isinstance(sp, Species)
+        b = blocker_for(sp, subunit)
+        if b is not None:
+            blockers.append(b)
+            shares.append(frac)
+        m = modulator_for(sp, subunit)
+        if m is not None:
+            if nam is not None:
+                raise KetasimError("only one allosteric modulator per experiment", argument="--compound")
+            nam, nam_share = m, frac
+    return Agents(state_space(blockers, nam), tuple(shares), nam_share)
+
+
+def _free_open(space: StateSpace) -> np.ndarray:
+    return space.mask(gating="O", pore="empty").astype(float)
+
+
+def _Q(ag: Agents, subunit: str, glu: float, conc: float, mg: float, v: float) -> np.ndarray:
+    gating = receptor_data().subunit(subunit)
+    return generator(ag.space, gating, glu, ag.drug(conc), mg, v, nam_um=ag.nam_share * conc)
+
+
+def current_ratio(
+    compound: str,
+    conc_um: float,
+    subunit: str = "GluN2A",
+    mg_mm: float = 0.0,
+    v_mv: float = -66.0,
+    library: Library | None = None,
+) -> float:
+    """Steady-state current in saturating glutamate with drug / without, in the same Mg2+."""
+    ag = agents(compound, subunit, library)
+    c = _free_open(ag.space)
+    with_drug = c @ steady_state(_Q(ag, subunit, SATURATING_GLUTAMATE_UM, conc_um, mg_mm, v_mv))
+    control = c @ steady_state(_Q(ag, subunit, SATURATING_GLUTAMATE_UM, 0.0, mg_mm, v_mv))
+    return float(with_drug / control)
+
+
+def ic50(
+    compound: str,
+    subunit: str = "GluN2A",
+    mg_mm: float = 0.0,
+    v_mv: float = -66.0,
+    library: Library | None = None,
+) -> float | None:
+    """Concentration (µM) that halves the steady-state current; None if the compound cannot."""
+    _check_conditions(mg_mm, v_mv)
+    f = lambda logc: current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - 0.5  # noqa: E731
+    lo, hi = -6.0, 5.0
+    if f(hi) > 0:
+        return None
+    return float(10.0 ** brentq(f, lo, hi, xtol=1e-6))
+
+
+def concentration_for_block(
+    compound: str, block: float, subunit: str, mg_mm: float, v_mv: float, library: Library | None = None
+) -> float:
+    f = lambda logc: 1 - current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - block  # noqa: E731
+    if f(5.0) < 0:
+        raise KetasimError(f"'{compound}' cannot reach {block:.0%} block", argument="--compound")
+    return float(10.0 ** brentq(f, -6.0, 5.0, xtol=1e-6))
+
+
+def _blocked(space: StateSpace, p: np.ndarray) -> float:
+    m = space.mask(prefix="deep:") | space.mask(prefix="sup:")
+    return float(p[m].sum())
+
+
+def trapping(
+    compound: str,
+    subunit: str = "GluN2A",
+    mg_mm: float = 0.0,
+    v_mv: float = -60.0,
+    conc_um: float | None = None,
+    wash_s: float = 120.0,
+    library: Library | None = None,
+) -> dict[str, float]:
+    """Fraction of the block that survives ``wash_s`` of washout without agonist or drug.
+
+    The drug is applied with saturating glutamate at ``conc_um`` (default: the concentration that
+    blocks 80% at steady state, as in Mealing 1999) until steady state.
+    """
+    _check_conditions(mg_mm, v_mv)
+    ag = agents(compound, subunit, library)
+    if not ag.space.blockers:
+        raise KetasimError(f"'{compound}' has no pore-block parameters", argument="--compound")
+    c = (
+        conc_um
+        if conc_um is not None
+        else concentration_for_block(compound, 0.8, subunit, mg_mm, v_mv, library)
+    )
+    p_block = steady_state(_Q(ag, subunit, SATURATING_GLUTAMATE_UM, c, mg_mm, v_mv))
+    p_wash = expm(_Q(ag, subunit, 0.0, 0.0, mg_mm, v_mv) * wash_s) @ p_block
+    before = _blocked(ag.space, p_block)
+    return {
+        "trapped_fraction": _blocked(ag.space, p_wash) / before,
+        "conc_um": c,
+        "block_before_wash": before,
+    }
+
+
+def _period(Q_pulse: np.ndarray, Q_rest: np.ndarray, c: np.ndarray, pulse_s: float, period_s: float):
+    """Periodic steady state and the charge (∫ c·p dt) per period, exactly, by augmented expm."""
+    n = Q_pulse.shape[0]
+
+    def seg(Q, h):
+        M = np.zeros((n + 1, n + 1))
+        M[:n, :n] = Q
+        M[n, :n] = c
+        E = expm(M * h)
+        return E[:n, :n], E[n, :n]
+
+    Ep, qp = seg(Q_pulse, pulse_s)
+    Er, qr = seg(Q_rest, period_s - pulse_s)
+    Phi = Er @ Ep
+    w, V = np.linalg.eig(Phi)
+    k = int(np.argmin(np.abs(w - 1.0)))
+    p0 = np.real(V[:, k])
+    p0 = p0 / p0.sum()
+    charge = qp @ p0 + qr @ (Ep @ p0)
+    return p0, float(charge)
+
+
+def resting_block(
+    compound: str,
+    subunit: str = "GluN2B",
+    mg_mm: float = 1.0,
+    v_mv: float | None = None,
+    conc_um: float | None = None,
+    rate_hz: float | None = None,
+    library: Library | None = None,
+) -> dict[str, float]:
+    """Fraction of the resting (spontaneous-release) NMDA charge removed at periodic steady state."""
+    syn = receptor_data().synapse
+    v = syn["resting_potential"] if v_mv is None else v_mv
+    rate = syn["resting_event_rate"] if rate_hz is None else rate_hz
+    _check_conditions(mg_mm, v)
+    if not rate > 0:
+        raise KetasimError("event rate must be positive", argument="--rate")
+    ag = agents(compound, subunit, library)
+    c = conc_um if conc_um is not None else ic50(compound, subunit, 0.0, v, library)
+    if c is None:
+        raise KetasimError(f"'{compound}' never halves the current; give --conc", argument="--conc")
+    mask = _free_open(ag.space)
+    pulse, period = syn["pulse_duration"], 1.0 / rate
+    glu = syn["glutamate_peak"]
+
+    def charge(conc):
+        return _period(
+            _Q(ag, subunit, glu, conc, mg_mm, v), _Q(ag, subunit, 0.0, conc, mg_mm, v), mask, pulse, period
+        )
+
+    p_drug, q_drug = charge(c)
+    _, q_ctrl = charge(0.0)
+    return {
+        "resting_block": 1 - q_drug / q_ctrl,
+        "conc_um": c,
+        "rate_hz": rate,
+        "v_mv": v,
+        "blocked_receptors": _blocked(ag.space, p_drug),
+    }
+
+
+def _check_conditions(mg_mm: float, v_mv: float) -> None:
+    if not np.isfinite(mg_mm) or mg_mm < 0 or mg_mm > 100:
+        raise KetasimError(f"Mg2+ must be between 0 and 100 mM, got {mg_mm}", argument="--mg")
+    if not np.isfinite(v_mv) or not -150 <= v_mv <= 100:
+        raise KetasimError(f"voltage must be between -150 and 100 mV, got {v_mv}", argument="--voltage")
