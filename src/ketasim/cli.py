@@ -72,10 +72,89 @@ def _build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--json", action="store_true", help="print one JSON document")
     pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
     pk.add_argument("--sources", action="store_true", help="also list every parameter behind the result")
+    eph = sub.add_parser("ephys", help="virtual electrophysiology on the detailed NMDA receptor model")
+    eph.add_argument("protocol", choices=["ic50", "trapping", "rest"], help="which experiment")
+    eph.add_argument("--compound", required=True, help="compound id or alias, e.g. ketamine, memantine")
+    eph.add_argument("--subunit", default=None, help="GluN2A, GluN2B, GluN2C or GluN2D")
+    eph.add_argument(
+        "--mg", default=None, help="extracellular Mg2+ in mM (ic50/trapping default 0, rest default 1)"
+    )
+    eph.add_argument("--voltage", default=None, help="holding potential in mV")
+    eph.add_argument("--conc", default=None, help="drug concentration in uM (trapping, rest)")
+    eph.add_argument("--rate", default=None, help="spontaneous release rate in Hz (rest; default 0.1)")
+    eph.add_argument("--json", action="store_true", help="print one JSON document")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
     val.add_argument("--json", action="store_true", help="print one JSON document")
     return p
+
+
+def _number(text: str | None, argument: str, unit: str) -> float | None:
+    if text is None:
+        return None
+    t = text.strip()
+    for suffix in (unit, unit.lower()):
+        if t.endswith(suffix):
+            t = t[: -len(suffix)].strip()
+    try:
+        return float(t)
+    except ValueError:
+        raise KetasimError(
+            f"'{text}' is not a number of {unit}", argument=argument, fix=f"e.g. {argument} 1"
+        ) from None
+
+
+def _cmd_ephys(args: argparse.Namespace) -> int:
+    from ketasim.targets import ephys
+    from ketasim.targets.receptor_data import _normalise_subunit
+
+    if args.subunit is not None:
+        args.subunit = _normalise_subunit(args.subunit)
+    mg = _number(args.mg, "--mg", "mM")
+    v = _number(args.voltage, "--voltage", "mV")
+    conc = _number(args.conc, "--conc", "uM")
+    rate = _number(args.rate, "--rate", "Hz")
+    if conc is not None and conc <= 0:
+        raise KetasimError("concentration must be positive", argument="--conc")
+    common = {"compound": args.compound}
+    if args.protocol == "ic50":
+        sub = args.subunit or "GluN2A"
+        mg = 0.0 if mg is None else mg
+        v = -66.0 if v is None else v
+        value = ephys.ic50(args.compound, sub, mg, v)
+        doc = {**common, "subunit": sub, "mg_mm": mg, "voltage_mv": v, "ic50_um": value}
+    elif args.protocol == "trapping":
+        sub = args.subunit or "GluN2A"
+        mg = 0.0 if mg is None else mg
+        v = -60.0 if v is None else v
+        r = ephys.trapping(args.compound, sub, mg, v, conc)
+        doc = {
+            **common,
+            "subunit": sub,
+            "mg_mm": mg,
+            "voltage_mv": v,
+            "conc_um": r["conc_um"],
+            "trapped_fraction": r["trapped_fraction"],
+        }
+    else:
+        sub = args.subunit or "GluN2B"
+        mg = 1.0 if mg is None else mg
+        r = ephys.resting_block(args.compound, sub, mg, v, conc, rate)
+        doc = {
+            **common,
+            "subunit": sub,
+            "mg_mm": mg,
+            "voltage_mv": r["v_mv"],
+            "conc_um": r["conc_um"],
+            "rate_hz": r["rate_hz"],
+            "resting_block": r["resting_block"],
+        }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for k, val in doc.items():
+            print(f"{k:<18}{val if not isinstance(val, float) else format(val, '.4g')}")
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -199,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command == "pk":
             return _cmd_pk(args)
+        if args.command == "ephys":
+            return _cmd_ephys(args)
         if args.command == "validate":
             return _cmd_validate(args)
         raise KetasimError(f"unknown command '{args.command}'")

@@ -32,32 +32,42 @@ from ketasim.targets.nmda_kinetics import (
     state_space,
     steady_state,
 )
-from ketasim.targets.receptor_data import receptor_data
+from ketasim.targets.receptor_data import ReceptorData, receptor_data
 
 SATURATING_GLUTAMATE_UM = 1000.0
 
 
 @dataclass(frozen=True)
 class Agents:
-    """The blockers and NAM a compound brings to one subunit, with their concentration shares."""
+    """The blockers and NAM a compound brings to one subunit, with their concentration shares.
+
+    ``data`` holds the receptor parameters used (the packaged ones unless a calibration overrides).
+    """
 
     space: StateSpace
     shares: tuple[float, ...]  # blocker concentration per µM of compound
     nam_share: float
+    data: ReceptorData | None = None
 
     def drug(self, conc_um: float) -> list[float]:
         return [s * conc_um for s in self.shares]
 
 
-def agents(compound: str, subunit: str, library: Library | None = None) -> Agents:
+def agents(
+    compound: str | Agents, subunit: str, library: Library | None = None, data: ReceptorData | None = None
+) -> Agents:
+    """Blockers and modulator of ``compound`` at ``subunit`` (an :class:`Agents` passes through)."""
+    if isinstance(compound, Agents):
+        return compound
     library = library or default_library()
+    data = data or receptor_data()
     comp = library.get(compound, "--compound")
     blockers, shares = [], []
     nam, nam_share = None, 0.0
     for sid, frac in comp.components.items():
         sp = library.compounds[sid]
         assert isinstance(sp, Species)
-        b = blocker_for(sp, subunit)
+        b = blocker_for(sp, subunit, data)
         if b is not None:
             blockers.append(b)
             shares.append(frac)
@@ -66,7 +76,7 @@ def agents(compound: str, subunit: str, library: Library | None = None) -> Agent
             if nam is not None:
                 raise KetasimError("only one allosteric modulator per experiment", argument="--compound")
             nam, nam_share = m, frac
-    return Agents(state_space(blockers, nam), tuple(shares), nam_share)
+    return Agents(state_space(blockers, nam), tuple(shares), nam_share, data)
 
 
 def _free_open(space: StateSpace) -> np.ndarray:
@@ -74,12 +84,14 @@ def _free_open(space: StateSpace) -> np.ndarray:
 
 
 def _Q(ag: Agents, subunit: str, glu: float, conc: float, mg: float, v: float) -> np.ndarray:
-    gating = receptor_data().subunit(subunit)
-    return generator(ag.space, gating, glu, ag.drug(conc), mg, v, nam_um=ag.nam_share * conc)
+    data = ag.data or receptor_data()
+    return generator(
+        ag.space, data.subunit(subunit), glu, ag.drug(conc), mg, v, data, nam_um=ag.nam_share * conc
+    )
 
 
 def current_ratio(
-    compound: str,
+    compound: str | Agents,
     conc_um: float,
     subunit: str = "GluN2A",
     mg_mm: float = 0.0,
@@ -95,7 +107,7 @@ def current_ratio(
 
 
 def ic50(
-    compound: str,
+    compound: str | Agents,
     subunit: str = "GluN2A",
     mg_mm: float = 0.0,
     v_mv: float = -66.0,
@@ -111,7 +123,12 @@ def ic50(
 
 
 def concentration_for_block(
-    compound: str, block: float, subunit: str, mg_mm: float, v_mv: float, library: Library | None = None
+    compound: str | Agents,
+    block: float,
+    subunit: str,
+    mg_mm: float,
+    v_mv: float,
+    library: Library | None = None,
 ) -> float:
     f = lambda logc: 1 - current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - block  # noqa: E731
     if f(5.0) < 0:
@@ -125,7 +142,7 @@ def _blocked(space: StateSpace, p: np.ndarray) -> float:
 
 
 def trapping(
-    compound: str,
+    compound: str | Agents,
     subunit: str = "GluN2A",
     mg_mm: float = 0.0,
     v_mv: float = -60.0,
@@ -180,7 +197,7 @@ def _period(Q_pulse: np.ndarray, Q_rest: np.ndarray, c: np.ndarray, pulse_s: flo
 
 
 def resting_block(
-    compound: str,
+    compound: str | Agents,
     subunit: str = "GluN2B",
     mg_mm: float = 1.0,
     v_mv: float | None = None,
@@ -189,13 +206,13 @@ def resting_block(
     library: Library | None = None,
 ) -> dict[str, float]:
     """Fraction of the resting (spontaneous-release) NMDA charge removed at periodic steady state."""
-    syn = receptor_data().synapse
+    ag = agents(compound, subunit, library)
+    syn = (ag.data or receptor_data()).synapse
     v = syn["resting_potential"] if v_mv is None else v_mv
     rate = syn["resting_event_rate"] if rate_hz is None else rate_hz
     _check_conditions(mg_mm, v)
     if not rate > 0:
         raise KetasimError("event rate must be positive", argument="--rate")
-    ag = agents(compound, subunit, library)
     c = conc_um if conc_um is not None else ic50(compound, subunit, 0.0, v, library)
     if c is None:
         raise KetasimError(f"'{compound}' never halves the current; give --conc", argument="--conc")

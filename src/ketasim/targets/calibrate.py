@@ -1,0 +1,105 @@
+"""Calibration of the NMDA block parameters that are fitted, each to its named data.
+
+Run ``python -m ketasim.targets.calibrate`` to recompute every fitted value from the current
+parameters; the values are stored, with their calibration data named, in the data files, and
+``tests/test_nmda.py`` checks that the stored values still reproduce their targets. Data used here
+are never used to judge the model; the validation checks live in the tests.
+
+| parameter | calibration data |
+|---|---|
+| ``drug.membrane_access`` (nmda_receptors.toml) | Mealing 1999: racemic ketamine 86% trapped after 120 s |
+| memantine ``superficial_kd`` | Blanpied 1997: about 1/6 of blocked channels not trapped |
+| lanicemine ``superficial_kd`` | Mealing 1999: lanicemine (AR-R15896AR) 54% trapped |
+| ``gating.GluN2C/2D.mg_factor`` | Kotermanski & Johnson 2009 ketamine Mg2+ shifts (unconfirmed) |
+| NAM ``nam_kd`` | IC50 at GluN2B (Fischer 1997; Garner 2015; Chenard 1995) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ketasim.compounds import default_library
+from ketasim.targets import ephys
+from ketasim.targets.nmda_kinetics import state_space
+from ketasim.targets.receptor_data import ReceptorData, receptor_data
+
+TRAPPING = {"ketamine": 0.86, "memantine": 5 / 6, "lanicemine": 0.54}
+KETAMINE_MG_SHIFT = {"GluN2C": 1.18 / 0.51, "GluN2D": 2.95 / 0.83}
+NAM_IC50_UM = {"ro-25-6981": 0.009, "mk-0657": 0.0036, "traxoprodil": 0.01}
+TRAP_SUBUNIT, TRAP_V = "GluN2A", -60.0
+
+
+def _with(data: ReceptorData, **drug) -> ReceptorData:
+    return replace(data, drug={**data.drug, **drug})
+
+
+def fit_membrane_access(data: ReceptorData | None = None) -> float:
+    data = data or receptor_data()
+
+    def f(log_a):
+        d = _with(data, membrane_access=10.0**log_a)
+        ag = ephys.agents("ketamine", TRAP_SUBUNIT, data=d)
+        return ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - TRAPPING["ketamine"]
+
+    return float(10.0 ** brentq(f, -6.0, 0.0, xtol=1e-8))
+
+
+def fit_superficial_kd(compound: str, data: ReceptorData | None = None) -> float:
+    """Superficial-site Kd (µM at GluN2A) giving the target trapped fraction."""
+    data = data or receptor_data()
+    base = ephys.agents(compound, TRAP_SUBUNIT, data=data)
+    (b,) = base.space.blockers
+
+    def f(log_kd):
+        b2 = replace(b, superficial_kd=10.0**log_kd)
+        ag = replace(base, space=state_space((b2,), base.space.modulator))
+        return ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - TRAPPING[compound]
+
+    return float(10.0 ** brentq(f, -3.0, 4.0, xtol=1e-8))
+
+
+def fit_mg_factor(subunit: str, data: ReceptorData | None = None) -> float:
+    data = data or receptor_data()
+
+    def f(log_f):
+        g = replace(data.gating[subunit], mg_factor=10.0**log_f)
+        d = replace(data, gating={**data.gating, subunit: g})
+        ag = ephys.agents("ketamine", subunit, data=d)
+        shift = ephys.ic50(ag, subunit, 1.0, -66.0) / ephys.ic50(ag, subunit, 0.0, -66.0)
+        return shift - KETAMINE_MG_SHIFT[subunit]
+
+    return float(10.0 ** brentq(f, -1.0, 3.0, xtol=1e-8))
+
+
+def fit_nam_kd(compound: str, data: ReceptorData | None = None) -> float:
+    data = data or receptor_data()
+    base = ephys.agents(compound, "GluN2B", data=data)
+    m = base.space.modulator
+
+    def f(log_kd):
+        ag = replace(base, space=state_space(base.space.blockers, replace(m, kd=10.0**log_kd)))
+        return np.log(ephys.ic50(ag, "GluN2B", 0.0, -66.0) / NAM_IC50_UM[compound])
+
+    return float(10.0 ** brentq(f, -6.0, 2.0, xtol=1e-8))
+
+
+def calibrate() -> dict[str, float]:
+    """Every fitted value, in the order they depend on each other."""
+    default_library()
+    out = {"drug.membrane_access": fit_membrane_access()}
+    data = _with(receptor_data(), membrane_access=out["drug.membrane_access"])
+    for c in ("memantine", "lanicemine"):
+        out[f"{c}.nmda.superficial_kd"] = fit_superficial_kd(c, data)
+    for sub in KETAMINE_MG_SHIFT:
+        out[f"gating.{sub}.mg_factor"] = fit_mg_factor(sub, data)
+    for c in NAM_IC50_UM:
+        out[f"{c}.nmda.nam_kd"] = fit_nam_kd(c, data)
+    return out
+
+
+if __name__ == "__main__":
+    for k, v in calibrate().items():
+        print(f"{k} = {v:.4g}")
