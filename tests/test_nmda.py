@@ -199,3 +199,46 @@ def test_cli_ephys(capsys):
         assert main(bad) == 2
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1
+
+
+def test_patient_block_follows_concentration_and_reaches_the_reduced_steady_state(library):
+    """Patient NMDA block: none without drug; with a long constant infusion it converges to the
+    reduced steady state at the final brain concentrations (consistency of the two code paths)."""
+    from ketasim.dosing import Dose, Regimen
+    from ketasim.pk.simulate import simulate
+    from ketasim.targets.cell_types import cell_types
+    from ketasim.targets.patient_block import nmda_block
+
+    reg = Regimen.single(Dose.parse("esketamine", "200 mg", "iv", duration="72 h"))
+    ds = simulate(reg, times=np.linspace(0, 72, 289))
+    nb = nmda_block(ds)
+    assert float(nb.nmda_block.isel(time=0).max()) == 0.0
+    cell = cell_types()["pyramidal"]
+    blockers, conc = [], []
+    for a in ("S-ketamine", "S-norketamine", "(2S,6S)-HNK", "S-DHNK"):
+        sp = next(c for c in library.compounds.values() if getattr(c, "analyte", None) == a)
+        conc.append(float(ds.brain_ecf.sel(patient=0, analyte=a)[-1]))
+        blockers.append(sp)
+    expected = 0.0
+    for sub, frac in cell.subunits.items():
+        bl = [blocker_for(sp, sub) for sp in blockers]
+        expected += frac * steady_block(bl, conc, sub, cell.activity_hz, cell.potential_mv, cell.mg_mm).sum()
+    got = float(nb.nmda_block.sel(patient=0, cell_type="pyramidal")[-1])
+    assert got == pytest.approx(expected, rel=0.02)
+    assert got > 0.01
+
+
+def test_more_drug_gives_more_block_and_pk_reports_receptors(capsys):
+    import json
+
+    peaks = []
+    for dose in ("0.25 mg/kg", "0.5 mg/kg", "1 mg/kg"):
+        assert (
+            main(["pk", "ketamine", "--dose", dose, "--duration", "40 min", "--horizon", "12 h", "--json"])
+            == 0
+        )
+        rec = json.loads(capsys.readouterr().out)["receptors"]
+        peaks.append(rec["nmda_block"]["pyramidal"]["peak_block"])
+        assert set(rec["nmda_block"]) == {"pyramidal", "pv", "sst"}
+        assert "nmda_pcp_site" in rec["peak_occupancy"]
+    assert 0 < peaks[0] < peaks[1] < peaks[2] < 1

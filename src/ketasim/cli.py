@@ -266,6 +266,14 @@ def _format_pk(s: dict) -> str:
         lines.append(
             f"{name:<22}{r['ecf_cmax_um']:10.3g}{r['ecf_tmax_h']:8.2f}{r['cytosol_cmax_um']:10.3g}{r['lysosome_cmax_um']:10.3g}"
         )
+    rec = s.get("receptors")
+    if rec:
+        lines += ["", f"{'NMDA block (peak)':<22}{'fraction':>10}{'Tmax h':>8}"]
+        for cell, r in rec["nmda_block"].items():
+            lines.append(f"{cell:<22}{r['peak_block']:10.3f}{r['tmax_h']:8.2f}")
+        top = sorted(rec["peak_occupancy"].items(), key=lambda kv: -kv[1])[:6]
+        occ = ", ".join(f"{k} {v:.1%}" for k, v in top)
+        lines += ["", f"peak occupancy (equilibrium, unbound brain ECF): {occ}"]
     return "\n".join(lines)
 
 

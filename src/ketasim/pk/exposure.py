@@ -67,6 +67,24 @@ def parent_auc(ds: xr.Dataset, patient: int = 0) -> float | None:
     return _finite(nca(ds.time.values, np.clip(curve, 0, None)).auc_inf)
 
 
+def receptor_summary(ds: xr.Dataset, library: Library, patient: int = 0) -> dict:
+    """Peak NMDA block by cell type (reduced kinetic model) and peak occupancy of the other targets."""
+    from ketasim.targets.occupancy import peak_occupancy_table
+    from ketasim.targets.patient_block import nmda_block
+
+    nb = nmda_block(ds, library).nmda_block.isel(patient=patient)
+    t = ds.time.values
+    block = {
+        str(c): {
+            "peak_block": float(nb.sel(cell_type=c).max()),
+            "tmax_h": float(t[int(np.argmax(nb.sel(cell_type=c).values))]),
+        }
+        for c in nb.cell_type.values
+    }
+    occ = {k: float(v) for k, v in peak_occupancy_table(ds, library, patient=patient).items()}
+    return {"nmda_block": block, "peak_occupancy": occ}
+
+
 @dataclass
 class PKRun:
     dataset: xr.Dataset
@@ -104,6 +122,7 @@ def pk_run(
         "parameter_hash": ds.attrs["parameter_hash"],
         "ketasim_version": ds.attrs["ketasim_version"],
     }
+    summary["receptors"] = receptor_summary(ds, library)
     if regimen.routes != {"iv"}:
         iv = Regimen(
             tuple(Dose(d.compound, d.amount, "iv", d.time, 0.0, d.per_kg, d.in_moles) for d in regimen.doses)
