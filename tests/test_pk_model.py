@@ -209,3 +209,16 @@ def test_event_table_round_trip():
         rtol=1e-9,
         atol=1e-15,
     )
+
+
+def test_stepped_infusion_rates_in_any_unit_and_errors():
+    a = Regimen.stepped_infusion("ketamine", [("0.5 mg/kg/h", "2 h")])
+    b = Regimen.stepped_infusion("ketamine", [("35 mg/h", "120 min")])
+    t = np.array([1.0, 2.0, 5.0])
+    np.testing.assert_allclose(
+        simulate(a, times=t).plasma.values, simulate(b, times=t).plasma.values, rtol=1e-12
+    )
+    with pytest.raises(KetasimError, match=r"steps\[0\].rate: '5 mg' is not an infusion rate"):
+        Regimen.stepped_infusion("ketamine", [("5 mg", "1 h")])
+    with pytest.raises(KetasimError, match=r"steps\[0\].duration"):
+        Regimen.stepped_infusion("ketamine", [("5 mg/h", "-1 h")])

@@ -10,7 +10,7 @@ NONMEM-style event tables (ID, TIME, AMT, RATE, EVID, CMT) can be written and re
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -151,6 +151,10 @@ class Regimen:
     def end(self) -> float:
         return max((d.time + d.duration for d in self.doses), default=0.0)
 
+    def as_iv_bolus(self) -> Regimen:
+        """The same amounts at the same times as IV boluses (the reference for bioavailability)."""
+        return Regimen(tuple(replace(d, route="iv", duration=0.0) for d in self.doses))
+
     @classmethod
     def single(cls, dose: Dose) -> Regimen:
         return cls((dose,))
@@ -180,8 +184,7 @@ class Regimen:
             d = units.parse(duration, "time", f"steps[{i}].duration")
             if d <= 0:
                 raise KetasimError("step duration must be positive", argument=f"steps[{i}].duration")
-            q = units._parse(units._clean(rate)) * units.ureg.Quantity(d, "hour")
-            doses.append(Dose.parse(compound, f"{q.to_reduced_units():~P}".replace("·", " "), "iv", t, d))
+            doses.append(_infusion_step(compound, rate, d, t, f"steps[{i}].rate"))
             t += d
         return cls(tuple(doses))
 
@@ -237,6 +240,23 @@ class Regimen:
             in_moles = str(row.get("AMT_UNIT", "mg")).lower() == "umol"
             doses.append(Dose(str(name), amt, cmt_route[cmt], float(row["TIME"]), duration, False, in_moles))
         return cls(tuple(doses))
+
+
+def _infusion_step(compound: str, rate: str, duration_h: float, start_h: float, argument: str) -> Dose:
+    """One constant-rate IV segment from a rate such as '0.28 mg/kg/h', '20 mg/h' or '50 umol/h'."""
+    try:
+        q = units.ureg.Quantity(units._clean(str(rate)))
+    except Exception:
+        raise KetasimError(
+            f"cannot read '{rate}' as a rate", argument=argument, fix="e.g. '0.28 mg/kg/h'"
+        ) from None
+    for unit, per_kg, moles in (("mg/kg/h", True, False), ("mg/h", False, False), ("umol/h", False, True)):
+        if q.check(units.ureg(unit).dimensionality):
+            amount = float(q.to(unit).magnitude) * duration_h
+            return Dose(compound, amount, "iv", start_h, duration_h, per_kg, moles)
+    raise KetasimError(
+        f"'{rate}' is not an infusion rate", argument=argument, fix="use mg/kg/h, mg/h or umol/h"
+    )
 
 
 def _shift(dose: Dose, time: float) -> Dose:

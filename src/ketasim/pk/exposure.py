@@ -124,9 +124,7 @@ def pk_run(
     }
     summary["receptors"] = receptor_summary(ds, library)
     if regimen.routes != {"iv"}:
-        iv = Regimen(
-            tuple(Dose(d.compound, d.amount, "iv", d.time, 0.0, d.per_kg, d.in_moles) for d in regimen.doses)
-        )
+        iv = regimen.as_iv_bolus()
         ref = simulate(iv, cov, times=ds.time.values, library=library)
         a_route, a_iv = parent_auc(ds), parent_auc(ref)
         if a_route is not None and a_iv:

@@ -116,9 +116,7 @@ def measure(check: dict, library: Library | None = None) -> Any:
         b = nca(t, np.clip(_curve(ds, r["reference"]), 0, None)).auc_inf
         return None if a is None or b is None else a / b
     if kind == "bioavailability":
-        iv = Regimen(
-            tuple(Dose(d.compound, d.amount, "iv", d.time, 0.0, d.per_kg, d.in_moles) for d in regimen.doses)
-        )
+        iv = regimen.as_iv_bolus()
         ref = simulate(iv, times=t, library=library)
         a, b = parent_auc(ds), parent_auc(ref)
         return None if a is None or not b else a / b

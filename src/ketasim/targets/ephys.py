@@ -29,6 +29,7 @@ from ketasim.targets.nmda_kinetics import (
     blocker_for,
     generator,
     modulator_for,
+    periodic_state,
     state_space,
     steady_state,
 )
@@ -187,11 +188,7 @@ def _period(Q_pulse: np.ndarray, Q_rest: np.ndarray, c: np.ndarray, pulse_s: flo
 
     Ep, qp = seg(Q_pulse, pulse_s)
     Er, qr = seg(Q_rest, period_s - pulse_s)
-    Phi = Er @ Ep
-    w, V = np.linalg.eig(Phi)
-    k = int(np.argmin(np.abs(w - 1.0)))
-    p0 = np.real(V[:, k])
-    p0 = p0 / p0.sum()
+    p0 = periodic_state(Er @ Ep)
     charge = qp @ p0 + qr @ (Ep @ p0)
     return p0, float(charge)
 

@@ -255,3 +255,11 @@ def steady_state(Q: np.ndarray) -> np.ndarray:
     p = np.linalg.solve(A, b)
     p = np.clip(p, 0.0, None)
     return p / p.sum()
+
+
+def periodic_state(phi: np.ndarray) -> np.ndarray:
+    """Distribution left unchanged by one period's propagator ``phi`` (its eigenvector of eigenvalue 1)."""
+    w, vecs = np.linalg.eig(phi)
+    p = np.real(vecs[:, int(np.argmin(np.abs(w - 1.0)))])
+    p = np.clip(p / p.sum(), 0.0, None)
+    return p / p.sum()

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import expm
 
-from ketasim.targets.nmda_kinetics import Blocker, generator, state_space
+from ketasim.targets.nmda_kinetics import Blocker, generator, periodic_state, state_space
 from ketasim.targets.receptor_data import receptor_data
 
 
@@ -72,9 +72,7 @@ def activity_averages(subunit: str, rate_hz: float, v_mv: float, mg_mm: float) -
 
     Ep, ip = seg(Qp, pulse)
     Er, ir = seg(Qr, period - pulse)
-    w, V = np.linalg.eig(Er @ Ep)
-    p0 = np.real(V[:, int(np.argmin(np.abs(w - 1)))])
-    p0 /= p0.sum()
+    p0 = periodic_state(Er @ Ep)
     avg = (ip @ p0 + ir @ (Ep @ p0)) / period
     open_gating = float(avg[2]) if mg_mm == 0 else activity_averages(subunit, rate_hz, v_mv, 0.0).open_gating
     return Occupancy(float(avg[0]), float(avg[1]), open_gating)
@@ -113,10 +111,7 @@ def per_period_rates(
         Er = expm(generator(space, gating, 0.0, [c], mg_mm, v_mv) * (period - pulse))
         return Er @ Ep
 
-    Phi = propagator(c0)
-    w, V = np.linalg.eig(Phi)
-    p = np.real(V[:, int(np.argmin(np.abs(w - 1)))])
-    p = np.clip(p / p.sum(), 0, None)
+    p = periodic_state(propagator(c0))
     b = float(blocked @ p)
     start = p * blocked / b
     survive = float(blocked @ (propagator(0.0) @ start))
