@@ -222,3 +222,56 @@ def test_stepped_infusion_rates_in_any_unit_and_errors():
         Regimen.stepped_infusion("ketamine", [("5 mg", "1 h")])
     with pytest.raises(KetasimError, match=r"steps\[0\].duration"):
         Regimen.stepped_infusion("ketamine", [("5 mg/h", "-1 h")])
+
+
+def test_species_disposition_and_intraperitoneal_route(tmp_path):
+    """A [species.mouse] table replaces the disposition; i.p. doses meet the liver for the portal
+    fraction only, so F(ip) = (1 - f_portal) + f_portal (1 - E_H); mass balance still closes."""
+    from ketasim.compounds import load_library
+    from ketasim.physiology import default_physiology
+
+    from .conftest import P, species_toml
+
+    mouse = (
+        "[species.mouse.pk]\n"
+        f'v1 = {{ value = 0.05, unit = "L", {P} }}\n'
+        "[[species.mouse.pk.elimination]]\n"
+        'organ = "liver"\nenzyme = "CYP3A4"\n'
+        f'cl = {{ value = 0.06, unit = "L/h", {P} }}\n'
+        "[species.mouse.absorption.ip]\n"
+        f'ka = {{ value = 10, unit = "1/h", {P} }}\n'
+        f'f_portal = {{ value = 0.8, unit = "", {P} }}\n'
+    )
+    (tmp_path / "murine.toml").write_text(species_toml("murine", extra=mouse))
+    lib = load_library([tmp_path])
+    with pytest.raises(KetasimError, match="no rat pharmacokinetics"):
+        lib.species("murine").for_species("rat")
+    with pytest.raises(KetasimError, match="unknown species 'dog'"):
+        simulate(Regimen.single(Dose.parse("murine", "1 mg/kg", "iv")), library=lib, species="dog")
+    t = np.linspace(0, 24, 4801)
+    ip = simulate(
+        Regimen.single(Dose.parse("murine", "10 mg/kg", "ip")), times=t, library=lib, species="mouse"
+    )
+    iv = simulate(
+        Regimen.single(Dose.parse("murine", "10 mg/kg", "iv")), times=t, library=lib, species="mouse"
+    )
+    assert float(ip.weight[0]) == 0.025
+    auc_ip = np.trapezoid(ip.plasma.isel(patient=0, analyte=0).values, t)
+    auc_iv = np.trapezoid(iv.plasma.isel(patient=0, analyte=0).values, t)
+    eh = 0.06 / default_physiology("mouse")["liver.hepatic_blood_flow"]
+    assert auc_ip / auc_iv == pytest.approx(0.2 + 0.8 * (1 - eh), rel=2e-3)
+    dosed = 10 * 0.025 / 200 * 1000
+    np.testing.assert_allclose(ip.raw.isel(patient=0, time=-1).values[:5].sum(), dosed, rtol=1e-9)
+
+
+@pytest.mark.parametrize("animal", ["mouse", "rat"])
+def test_rodent_ketamine_ip_is_gone_from_brain_within_hours(animal):
+    """Rodent i.p. dosing (assumed disposition, docs/sources/rodent_pk.md): brain ketamine peaks within
+    30 min of 10 mg/kg i.p. and falls below 5% of its peak by 4 h (Lord 2013; mechanism.md C, D)."""
+    t = np.linspace(0, 8, 961)
+    ds = simulate(Regimen.single(Dose.parse("ketamine", "10 mg/kg", "ip")), times=t, species=animal)
+    brain = ds.brain_ecf.sel(patient=0, analyte="ketamine").values
+    assert t[np.argmax(brain)] < 0.5
+    assert np.interp(4.0, t, brain) < 0.05 * brain.max()
+    with pytest.raises(KetasimError, match="no absorption parameters for route 'ip'"):
+        simulate(Regimen.single(Dose.parse("ketamine", "10 mg/kg", "ip")), times=t)  # humans: no i.p. data

@@ -59,7 +59,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     pk.add_argument("--every", help="repeat the dose at this interval, e.g. '3.5 d'")
     pk.add_argument("--count", type=int, default=1, help="number of doses when --every is given")
-    pk.add_argument("--weight", default="70 kg", help="body weight (default 70 kg)")
+    pk.add_argument(
+        "--weight", default=None, help="body weight (default: the species' reference, 70 kg for humans)"
+    )
+    pk.add_argument("--species", default="human", help="human (default), mouse or rat")
     pk.add_argument("--horizon", default="48 h", help="simulated time (default 48 h)")
     pk.add_argument("--cyp2b6", default="*1/*1", help="CYP2B6 genotype: *1/*1, *1/*6 or *6/*6")
     pk.add_argument(
@@ -184,9 +187,13 @@ def _cmd_pk(args: argparse.Namespace) -> int:
 
     lib = default_library()
     comp = lib.get(args.compound, "compound")
-    weight = units.parse(
-        args.weight if any(c.isalpha() for c in args.weight) else f"{args.weight} kg", "weight", "--weight"
-    )
+    weight = None
+    if args.weight is not None:
+        weight = units.parse(
+            args.weight if any(c.isalpha() for c in args.weight) else f"{args.weight} kg",
+            "weight",
+            "--weight",
+        )
     horizon = units.parse(args.horizon, "time", "--horizon")
     factors = dict(_enzyme_factor(x) for x in args.enzyme_factor)
     regimen = None
@@ -218,6 +225,7 @@ def _cmd_pk(args: argparse.Namespace) -> int:
         factors,
         regimen,
         lib,
+        species=args.species.strip().lower(),
     )
     if args.plot:
         from ketasim.report.plots import plot_exposure

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ DATA_DIR = Path(__file__).parent / "data" / "compounds"
 
 IONIZATION = ("base", "acid", "neutral", "permanent_cation")
 ORGANS = ("liver", "kidney", "other")
-ROUTES = ("iv", "im", "intranasal", "oral", "sublingual")
+ROUTES = ("iv", "im", "intranasal", "oral", "sublingual", "ip")
+SPECIES = ("human", "mouse", "rat")
 
 # field -> (kind of unit, lowest, highest, required)
 _PROPERTIES: dict[str, tuple[str, float, float, bool]] = {
@@ -35,11 +36,11 @@ _PROPERTIES: dict[str, tuple[str, float, float, bool]] = {
     "blood_plasma_ratio": ("dimensionless", 0.3, 5.0, True),
 }
 _PK: dict[str, tuple[str, float, float, bool]] = {
-    "v1": ("volume", 0.05, 1e5, True),
+    "v1": ("volume", 1e-4, 1e5, True),
     "q2": ("clearance", 0.0, 1e5, False),
-    "v2": ("volume", 0.05, 1e5, False),
+    "v2": ("volume", 1e-4, 1e5, False),
     "q3": ("clearance", 0.0, 1e5, False),
-    "v3": ("volume", 0.05, 1e5, False),
+    "v3": ("volume", 1e-4, 1e5, False),
 }
 _ELIMINATION_CL = ("clearance", 0.0, 1e4, True)
 _ABSORPTION: dict[str, dict[str, tuple[str, float, float, bool]]] = {
@@ -59,6 +60,10 @@ _ABSORPTION: dict[str, dict[str, tuple[str, float, float, bool]]] = {
     "im": {
         "ka": ("rate", 1e-3, 500.0, True),
         "f": ("dimensionless", 0.0, 1.0, True),
+    },
+    "ip": {
+        "ka": ("rate", 1e-3, 500.0, True),
+        "f_portal": ("dimensionless", 0.0, 1.0, True),
     },
 }
 _TARGET: dict[str, tuple[str, float, float, bool]] = {
@@ -148,6 +153,24 @@ class Species:
     path: str = ""
     targets: Mapping[str, TargetAffinity] = field(default_factory=dict)
     nmda: Mapping[str, Param] = field(default_factory=dict)
+    overrides: Mapping[str, tuple] = field(default_factory=dict)  # species -> (pk, elimination, absorption)
+    species: str = "human"
+
+    def for_species(self, species: str) -> Species:
+        """This compound with the disposition of ``species`` (its [species.NAME] tables)."""
+        if species == self.species:
+            return self
+        if species not in SPECIES:
+            raise unknown_choice("species", species, SPECIES, "species")
+        if species not in self.overrides:
+            have = ", ".join(["human", *sorted(self.overrides)])
+            raise KetasimError(
+                f"compound '{self.id}' has no {species} pharmacokinetics",
+                argument="species",
+                fix=f"species available for it: {have}",
+            )
+        pk, elimination, absorption = self.overrides[species]
+        return replace(self, pk=pk, elimination=elimination, absorption=absorption, species=species)
 
     @property
     def components(self) -> dict[str, float]:
@@ -176,6 +199,14 @@ class Species:
                 out[f"{self.id}.targets.{name}.{k}"] = p
         for k, p in self.nmda.items():
             out[f"{self.id}.nmda.{k}"] = p
+        for animal, (pk, elimination, absorption) in self.overrides.items():
+            for k, p in pk.items():
+                out[f"{self.id}.species.{animal}.pk.{k}"] = p
+            for i, e in enumerate(elimination):
+                out[f"{self.id}.species.{animal}.pk.elimination[{i}].cl"] = e.cl
+            for route, table in absorption.items():
+                for k, p in table.items():
+                    out[f"{self.id}.species.{animal}.absorption.{route}.{k}"] = p
         return out
 
 
@@ -313,53 +344,20 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
     props = _table(props_raw, f"{where}: properties", _PROPERTIES, f"{cid}.properties")
     if ionization in ("base", "acid") and "pka" not in props:
         raise KetasimError("an ionisable compound needs a pKa", argument=f"{where}: properties.pka")
-    pk_raw = dict(data.get("pk") or {})
-    elim_raw = pk_raw.pop("elimination", [])
-    pk = _table(pk_raw, f"{where}: pk", _PK, f"{cid}.pk")
-    for q, v in (("q2", "v2"), ("q3", "v3")):
-        if (q in pk) != (v in pk):
-            raise KetasimError(f"'{q}' and '{v}' must be given together", argument=f"{where}: pk.{q}")
-    if "q3" in pk and "q2" not in pk:
-        raise KetasimError("a third compartment needs a second", argument=f"{where}: pk.q3")
-    if not isinstance(elim_raw, list):
-        raise KetasimError(
-            "must be an array of tables [[pk.elimination]]", argument=f"{where}: pk.elimination"
-        )
-    elimination = []
-    for i, e in enumerate(elim_raw):
-        ew = f"{where}: pk.elimination[{i}]"
-        if not isinstance(e, dict):
-            raise KetasimError("must be a table", argument=ew)
-        organ = e.get("organ")
-        if organ not in ORGANS:
-            raise KetasimError(f"organ '{organ}' is not one of {', '.join(ORGANS)}", argument=f"{ew}.organ")
-        unexpected = set(e) - {"organ", "enzyme", "cl", "product", "note"}
-        if unexpected:
-            raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=ew)
-        enzyme = e.get("enzyme")
-        if organ == "liver" and not enzyme:
-            raise KetasimError("a liver pathway must name its enzyme", argument=f"{ew}.enzyme")
-        cl = _param(e.get("cl"), f"{ew}.cl", f"{cid}.pk.elimination[{i}].cl", _ELIMINATION_CL)
-        product = e.get("product")
-        if product is not None and not isinstance(product, str):
-            raise KetasimError("must be a compound id", argument=f"{ew}.product")
-        elimination.append(Elimination(organ, cl, enzyme, product))
-    absorption_raw = data.get("absorption") or {}
-    if not isinstance(absorption_raw, dict):
-        raise KetasimError("must be a table", argument=f"{where}: absorption")
-    absorption = {}
-    for route, table in absorption_raw.items():
-        if route not in _ABSORPTION:
-            raise unknown_choice("route", route, _ABSORPTION, f"{where}: absorption.{route}")
-        absorption[route] = _table(
-            table, f"{where}: absorption.{route}", _ABSORPTION[route], f"{cid}.absorption.{route}"
-        )
-    if "intranasal" in absorption or "sublingual" in absorption:
-        if "oral" not in absorption:
+    pk, elimination, absorption = _disposition(data.get("pk"), data.get("absorption"), where, cid, "")
+    overrides = {}
+    species_raw = data.get("species") or {}
+    if not isinstance(species_raw, dict):
+        raise KetasimError("must be a table of species", argument=f"{where}: species")
+    for animal, table in species_raw.items():
+        sw = f"species.{animal}"
+        if animal not in SPECIES or animal == "human":
+            raise unknown_choice("species", animal, [x for x in SPECIES if x != "human"], f"{where}: {sw}")
+        if not isinstance(table, dict) or set(table) - {"pk", "absorption", "note"}:
             raise KetasimError(
-                "intranasal and sublingual doses are partly swallowed, so [absorption.oral] is required",
-                argument=f"{where}: absorption",
+                "may hold only [pk], [[pk.elimination]] and [absorption]", argument=f"{where}: {sw}"
             )
+        overrides[animal] = _disposition(table.get("pk"), table.get("absorption"), where, cid, f"{sw}.")
     brain = _table(data.get("brain"), f"{where}: brain", _BRAIN, f"{cid}.brain")
     targets = _targets(data.get("targets"), where, cid)
     nmda = _table(data.get("nmda"), f"{where}: nmda", _NMDA, f"{cid}.nmda")
@@ -384,6 +382,7 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
         "brain",
         "targets",
         "nmda",
+        "species",
     }
     if unknown_sections:
         name = sorted(unknown_sections)[0]
@@ -396,7 +395,7 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
         ionization=ionization,
         properties=props,
         pk=pk,
-        elimination=tuple(elimination),
+        elimination=elimination,
         absorption=absorption,
         brain=brain,
         aliases=aliases,
@@ -404,7 +403,63 @@ def parse_compound(data: Mapping[str, Any], source: str) -> Compound:
         path=source,
         targets=targets,
         nmda=nmda,
+        overrides=overrides,
     )
+
+
+def _disposition(pk_raw: Any, absorption_raw: Any, where: str, cid: str, prefix: str):
+    """Parse a [pk] table (with [[pk.elimination]]) and an [absorption] table."""
+    pk_raw = dict(pk_raw or {})
+    elim_raw = pk_raw.pop("elimination", [])
+    pk = _table(pk_raw, f"{where}: {prefix}pk", _PK, f"{cid}.{prefix}pk")
+    for q, v in (("q2", "v2"), ("q3", "v3")):
+        if (q in pk) != (v in pk):
+            raise KetasimError(f"'{q}' and '{v}' must be given together", argument=f"{where}: {prefix}pk.{q}")
+    if "q3" in pk and "q2" not in pk:
+        raise KetasimError("a third compartment needs a second", argument=f"{where}: {prefix}pk.q3")
+    if not isinstance(elim_raw, list):
+        raise KetasimError(
+            "must be an array of tables [[pk.elimination]]", argument=f"{where}: {prefix}pk.elimination"
+        )
+    elimination = []
+    for i, e in enumerate(elim_raw):
+        ew = f"{where}: {prefix}pk.elimination[{i}]"
+        if not isinstance(e, dict):
+            raise KetasimError("must be a table", argument=ew)
+        organ = e.get("organ")
+        if organ not in ORGANS:
+            raise KetasimError(f"organ '{organ}' is not one of {', '.join(ORGANS)}", argument=f"{ew}.organ")
+        unexpected = set(e) - {"organ", "enzyme", "cl", "product", "note"}
+        if unexpected:
+            raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=ew)
+        enzyme = e.get("enzyme")
+        if organ == "liver" and not enzyme:
+            raise KetasimError("a liver pathway must name its enzyme", argument=f"{ew}.enzyme")
+        cl = _param(e.get("cl"), f"{ew}.cl", f"{cid}.{prefix}pk.elimination[{i}].cl", _ELIMINATION_CL)
+        product = e.get("product")
+        if product is not None and not isinstance(product, str):
+            raise KetasimError("must be a compound id", argument=f"{ew}.product")
+        elimination.append(Elimination(organ, cl, enzyme, product))
+    absorption_raw = absorption_raw or {}
+    if not isinstance(absorption_raw, dict):
+        raise KetasimError("must be a table", argument=f"{where}: {prefix}absorption")
+    absorption = {}
+    for route, table in absorption_raw.items():
+        if route not in _ABSORPTION:
+            raise unknown_choice("route", route, _ABSORPTION, f"{where}: {prefix}absorption.{route}")
+        absorption[route] = _table(
+            table,
+            f"{where}: {prefix}absorption.{route}",
+            _ABSORPTION[route],
+            f"{cid}.{prefix}absorption.{route}",
+        )
+    if "intranasal" in absorption or "sublingual" in absorption:
+        if "oral" not in absorption:
+            raise KetasimError(
+                "intranasal and sublingual doses are partly swallowed, so [absorption.oral] is required",
+                argument=f"{where}: {prefix}absorption",
+            )
+    return pk, tuple(elimination), absorption
 
 
 def _targets(raw: Any, where: str, cid: str) -> dict[str, TargetAffinity]:
@@ -488,7 +543,8 @@ class Library:
                             argument=f"{c.path}: components",
                         )
             else:
-                for i, e in enumerate(c.elimination):
+                pathways = list(c.elimination) + [e for _, el, _ in c.overrides.values() for e in el]
+                for i, e in enumerate(pathways):
                     if e.product is not None and not isinstance(self.compounds.get(e.product), Species):
                         raise KetasimError(
                             f"product '{e.product}' is not a species in the library",
@@ -515,7 +571,7 @@ class Library:
             raise KetasimError(f"'{name}' is a mixture, not a single species", argument="compound")
         return c
 
-    def closure(self, roots: Iterable[str]) -> list[Species]:
+    def closure(self, roots: Iterable[str], species: str = "human") -> list[Species]:
         """The species that dosing ``roots`` can produce: components and their metabolites, in order."""
         order: list[str] = []
         stack = []
@@ -530,10 +586,11 @@ class Library:
             order.append(sid)
             sp = self.compounds[sid]
             assert isinstance(sp, Species)
+            sp = sp.for_species(species)
             for e in reversed(sp.elimination):
                 if e.product and e.product not in seen:
                     stack.append(e.product)
-        return [self.compounds[s] for s in order]  # type: ignore[misc]
+        return [self.compounds[s].for_species(species) for s in order]  # type: ignore[union-attr]
 
 
 def load_library(extra_dirs: Iterable[str | Path] = ()) -> Library:

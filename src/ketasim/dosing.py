@@ -30,10 +30,12 @@ ROUTE_ALIASES = {
     "oral": "oral",
     "sl": "sublingual",
     "sublingual": "sublingual",
+    "ip": "ip",
+    "intraperitoneal": "ip",
 }
-ROUTES = ("iv", "im", "intranasal", "oral", "sublingual")
+ROUTES = ("iv", "im", "intranasal", "oral", "sublingual", "ip")
 # NONMEM compartment numbers used in event tables
-ROUTE_CMT = {"iv": 1, "oral": 2, "intranasal": 3, "sublingual": 4, "im": 5}
+ROUTE_CMT = {"iv": 1, "oral": 2, "intranasal": 3, "sublingual": 4, "im": 5, "ip": 6}
 
 
 def normalise_route(route: str, argument: str = "route") -> str:

@@ -16,14 +16,25 @@ from ketasim.errors import KetasimError
 from ketasim.provenance import Param
 
 PATH = Path(__file__).parent / "data" / "physiology.toml"
+SPECIES = ("human", "mouse", "rat")
+
+
+def species_path(species: str) -> Path:
+    """Physiology file of a species: ``physiology.toml`` (human) or ``physiology_<species>.toml``."""
+    if species not in SPECIES:
+        from ketasim.errors import unknown_choice
+
+        raise unknown_choice("species", species, SPECIES, "species")
+    return PATH if species == "human" else PATH.with_name(f"physiology_{species}.toml")
+
 
 _SPECS = {
     "body": {
-        "reference_weight": ("weight", 1.0, 500.0, True),
+        "reference_weight": ("weight", 0.005, 500.0, True),
         "allometric_exponent_cl": ("dimensionless", 0.0, 1.5, True),
         "allometric_exponent_v": ("dimensionless", 0.0, 1.5, True),
     },
-    "liver": {"hepatic_blood_flow": ("clearance", 1.0, 1000.0, True)},
+    "liver": {"hepatic_blood_flow": ("clearance", 0.01, 1000.0, True)},
     "ph": {k: ("dimensionless", 0.0, 14.0, True) for k in ("plasma", "brain_ecf", "cytosol", "lysosome")},
     "cell": {
         "k_bbb": ("rate", 0.0, 1e6, True),
@@ -45,6 +56,7 @@ class Physiology:
     """System parameters (canonical units) with their provenance."""
 
     params: dict[str, Param]
+    species: str = "human"
 
     def __getitem__(self, key: str) -> float:
         return self.params[key].value
@@ -65,7 +77,7 @@ class Physiology:
         )
 
 
-def load_physiology(path: Path = PATH) -> Physiology:
+def load_physiology(path: Path = PATH, species: str = "human") -> Physiology:
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     params: dict[str, Param] = {}
@@ -77,9 +89,10 @@ def load_physiology(path: Path = PATH) -> Physiology:
             params[f"{section}.{key}"] = _param(
                 table[key], f"{path.name}: {section}.{key}", f"physiology.{section}.{key}", spec
             )
-    return Physiology(params)
+    return Physiology(params, species)
 
 
-@lru_cache(maxsize=1)
-def default_physiology() -> Physiology:
-    return load_physiology()
+@lru_cache(maxsize=4)
+def default_physiology(species: str = "human") -> Physiology:
+    """The packaged physiology of ``species`` (human, mouse or rat)."""
+    return load_physiology(species_path(species), species)

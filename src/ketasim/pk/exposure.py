@@ -96,12 +96,13 @@ def pk_run(
     dose: str,
     route: str = "iv",
     duration: str | None = None,
-    weight: float = 70.0,
+    weight: float | None = None,
     horizon: float = 48.0,
     cyp2b6: str = "*1/*1",
     enzyme_factors: dict[str, float] | None = None,
     regimen: Regimen | None = None,
     library: Library | None = None,
+    species: str = "human",
 ) -> PKRun:
     """Simulate one patient and summarise exposure (the engine behind ``ketasim pk``).
 
@@ -111,10 +112,15 @@ def pk_run(
     comp = library.get(compound, "compound")
     if regimen is None:
         regimen = Regimen.single(Dose.parse(comp.id, dose, route, duration=duration))
-    cov = Covariates.single(weight, cyp2b6, enzyme_factors)
-    ds = simulate(regimen, cov, horizon=horizon, library=library)
+    from ketasim.physiology import default_physiology
+
+    physiology = default_physiology(species)
+    w = physiology["body.reference_weight"] if weight is None else weight
+    cov = Covariates.single(w, cyp2b6, enzyme_factors)
+    ds = simulate(regimen, cov, horizon=horizon, library=library, physiology=physiology, species=species)
     summary: dict = {
         "compound": comp.id,
+        "species": species,
         "route": ",".join(sorted(regimen.routes)),
         "analytes": analyte_table(ds),
         "bioavailability": None,
@@ -125,7 +131,7 @@ def pk_run(
     summary["receptors"] = receptor_summary(ds, library)
     if regimen.routes != {"iv"}:
         iv = regimen.as_iv_bolus()
-        ref = simulate(iv, cov, times=ds.time.values, library=library)
+        ref = simulate(iv, cov, times=ds.time.values, library=library, physiology=physiology, species=species)
         a_route, a_iv = parent_auc(ds), parent_auc(ref)
         if a_route is not None and a_iv:
             summary["bioavailability"] = a_route / a_iv

@@ -49,6 +49,7 @@ DEPOT_FOR_ROUTE = {
     "intranasal": ("nasal", "gut"),
     "sublingual": ("mucosa", "gut"),
     "im": ("muscle",),
+    "ip": ("peritoneum",),
 }
 AMOUNT_ROLES = (
     "central",
@@ -58,6 +59,7 @@ AMOUNT_ROLES = (
     "nasal",
     "mucosa",
     "muscle",
+    "peritoneum",
     "eliminated",
     "unabsorbed",
 )
@@ -120,8 +122,7 @@ class PKModel:
         total = dose.micromoles(compound.mw, self.covariates.weight)  # (P,)
         vec = np.zeros((self.n_patients, self.n_states))
         for sid, frac in compound.components.items():
-            sp = library.compounds[sid]
-            assert isinstance(sp, Species)
+            sp = self.species[self.species_index[sid]]
             amount = frac * total
             if dose.route == "iv":
                 vec[:, self.state(sid, "central")] += amount / dose.duration if dose.duration > 0 else amount
@@ -131,6 +132,8 @@ class PKModel:
                 vec[:, self.state(sid, "gut")] += amount
             elif dose.route == "im":
                 vec[:, self.state(sid, "muscle")] += amount
+            elif dose.route == "ip":
+                vec[:, self.state(sid, "peritoneum")] += amount
             elif dose.route == "intranasal":
                 f = table["f_nasal"].value
                 vec[:, self.state(sid, "nasal")] += f * amount
@@ -153,17 +156,31 @@ def _route_table(sp: Species, route: str):
     return sp.absorption[route]
 
 
+def _first_pass(
+    A: np.ndarray, src: int, loss: np.ndarray, products: list[int], share: list, sink: int
+) -> None:
+    """Drug metabolised on first pass forms the liver pathways' products (or is eliminated)."""
+    if products:
+        for dest, h in zip(products, share, strict=True):
+            A[:, dest, src] += loss * h
+    else:
+        A[:, sink, src] += loss
+
+
 def build_model(
     regimen: Regimen | Iterable[Dose],
     covariates: Covariates | None = None,
     library: Library | None = None,
     physiology: Physiology | None = None,
     extra_compounds: Iterable[str] = (),
+    species: str = "human",
 ) -> PKModel:
-    """Assemble the PK system for the compounds in ``regimen`` and their metabolites."""
+    """Assemble the PK system for the compounds in ``regimen`` and their metabolites in ``species``."""
     library = library or default_library()
-    physiology = physiology or default_physiology()
-    covariates = covariates or Covariates.single()
+    physiology = physiology or default_physiology(species)
+    if physiology.species != species:
+        raise KetasimError(f"physiology is for {physiology.species}, not {species}", argument="physiology")
+    covariates = covariates or Covariates.single(physiology["body.reference_weight"])
     if not isinstance(regimen, Regimen):
         regimen = Regimen(tuple(regimen))
     roots = [*regimen.compounds, *extra_compounds]
@@ -171,18 +188,17 @@ def build_model(
         raise KetasimError("the regimen has no doses and no compounds were named", argument="regimen")
     for d in regimen.doses:
         library.get(d.compound, "compound")
-    species = library.closure(roots)
-    routes = regimen.routes
+    animal = species
+    species = library.closure(roots, animal)
+    by_id = {sp.id: sp for sp in species}
     # which depots each species needs: those of the routes by which it (as a component) is dosed
     depots: dict[str, set[str]] = {sp.id: set() for sp in species}
     for d in regimen.doses:
         for sid in library.get(d.compound).components:
-            sp = library.compounds[sid]
             if d.route != "iv":
-                _route_table(sp, d.route)  # type: ignore[arg-type]
+                _route_table(by_id[sid], d.route)
                 for dep in DEPOT_FOR_ROUTE[d.route]:
                     depots[sid].add(dep)
-    del routes
 
     states: list[State] = []
     for sp in species:
@@ -191,7 +207,7 @@ def build_model(
             roles.append("periph1")
         if "q3" in sp.pk:
             roles.append("periph2")
-        roles += [r for r in ("gut", "nasal", "mucosa", "muscle") if r in depots[sp.id]]
+        roles += [r for r in ("gut", "nasal", "mucosa", "muscle", "peritoneum") if r in depots[sp.id]]
         roles += ["eliminated", "unabsorbed", *CONC_ROLES]
         states += [State(f"{sp.id}.{r}", sp.id, r) for r in roles]
     index = {s.name: i for i, s in enumerate(states)}
@@ -286,6 +302,7 @@ def build_model(
                 A[:, p_, p_] -= Q / V
 
         # --- absorption depots
+        products = [index[f"{e.product}.central"] if e.product else i("eliminated") for e in liver]
         if "gut" in depots[sp.id]:
             t = sp.absorption["oral"]
             ka, fa, fg = t["ka"].value, t["fa"].value, t["fg"].value
@@ -293,13 +310,17 @@ def build_model(
             A[:, g, g] -= ka
             A[:, i("unabsorbed"), g] += ka * (1 - fa)
             A[:, c, g] += ka * fa * fg * (1 - eh)
-            loss = ka * fa * (1 - fg * (1 - eh))  # first-pass metabolism, gut wall + liver
-            if liver:
-                for e, h in zip(liver, share, strict=True):
-                    dest = index[f"{e.product}.central"] if e.product else i("eliminated")
-                    A[:, dest, g] += loss * h
-            else:
-                A[:, i("eliminated"), g] += loss
+            _first_pass(
+                A, g, ka * fa * (1 - fg * (1 - eh)), products, share, i("eliminated")
+            )  # gut wall + liver
+        if "peritoneum" in depots[sp.id]:
+            # intraperitoneal: a fraction drains through the portal vein and meets the liver first
+            t = sp.absorption["ip"]
+            ka, fp = t["ka"].value, t["f_portal"].value
+            pe = i("peritoneum")
+            A[:, pe, pe] -= ka
+            A[:, c, pe] += ka * ((1 - fp) + fp * (1 - eh))
+            _first_pass(A, pe, ka * fp * eh, products, share, i("eliminated"))
         for role, route, kname in (
             ("nasal", "intranasal", "ka_nasal"),
             ("mucosa", "sublingual", "ka_mucosal"),

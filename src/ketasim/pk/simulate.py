@@ -43,17 +43,19 @@ def simulate(
     solver: str = "exact",
     library: Library | None = None,
     physiology: Physiology | None = None,
+    species: str = "human",
 ) -> xr.Dataset:
-    """Simulate ``regimen`` for the patients in ``covariates`` (default: one 70 kg adult)."""
+    """Simulate ``regimen`` in ``species`` for the subjects in ``covariates`` (default: one reference
+    adult)."""
     library = library or default_library()
-    physiology = physiology or default_physiology()
-    covariates = covariates or Covariates.single()
+    physiology = physiology or default_physiology(species)
+    covariates = covariates or Covariates.single(physiology["body.reference_weight"])
     if solver not in SOLVERS:
         raise KetasimError(f"unknown solver '{solver}'", argument="solver", fix="use 'exact' or 'reference'")
     t = default_times(horizon, regimen) if times is None else np.asarray(times, dtype=float)
     if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or t[0] < 0:
         raise KetasimError("times must be increasing and non-negative", argument="times")
-    model = build_model(regimen, covariates, library, physiology)
+    model = build_model(regimen, covariates, library, physiology, species=species)
     schedule = build_schedule(model, regimen, library)
     x = (solve_linear if solver == "exact" else solve_reference)(model.A, schedule, t)
     return to_dataset(model, x, t, regimen, library)
@@ -141,6 +143,7 @@ def to_dataset(
             "sources": json.dumps(model.sources.records()),
             "analyte_groups": json.dumps({g: [names[i] for i in idx] for g, idx in groups.items()}),
             "dosed_analytes": json.dumps(dosed_analytes(regimen, library)),
+            "species": model.species[0].species,
         }
     )
     return ds
