@@ -26,8 +26,9 @@ from ketasim.targets import ephys
 from ketasim.targets.nmda_kinetics import state_space
 from ketasim.targets.receptor_data import ReceptorData, receptor_data
 
-TRAPPING = {"ketamine": 0.86, "memantine": 5 / 6, "lanicemine": 0.54}
-KETAMINE_MG_SHIFT = {"GluN2C": 1.18 / 0.51, "GluN2D": 2.95 / 0.83}
+MEMBRANE_TRAPPING = ("ketamine", 0.86)  # compound whose trapped fraction sets the membrane access
+SUPERFICIAL_TRAPPING = {"memantine": 5 / 6, "lanicemine": 0.54}  # compound -> trapped fraction
+MG_SHIFT = ("ketamine", {"GluN2C": 1.18 / 0.51, "GluN2D": 2.95 / 0.83})  # compound, IC50 ratio 1/0 mM Mg2+
 NAM_IC50_UM = {"ro-25-6981": 0.009, "mk-0657": 0.0036, "traxoprodil": 0.01}
 TRAP_SUBUNIT, TRAP_V = "GluN2A", -60.0
 
@@ -39,10 +40,12 @@ def _with(data: ReceptorData, **drug) -> ReceptorData:
 def fit_membrane_access(data: ReceptorData | None = None) -> float:
     data = data or receptor_data()
 
+    compound, target = MEMBRANE_TRAPPING
+
     def f(log_a):
         d = _with(data, membrane_access=10.0**log_a)
-        ag = ephys.agents("ketamine", TRAP_SUBUNIT, data=d)
-        return ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - TRAPPING["ketamine"]
+        ag = ephys.agents(compound, TRAP_SUBUNIT, data=d)
+        return ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - target
 
     return float(10.0 ** brentq(f, -6.0, 0.0, xtol=1e-8))
 
@@ -56,7 +59,9 @@ def fit_superficial_kd(compound: str, data: ReceptorData | None = None) -> float
     def f(log_kd):
         b2 = replace(b, superficial_kd=10.0**log_kd)
         ag = replace(base, space=state_space((b2,), base.space.modulator))
-        return ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - TRAPPING[compound]
+        return (
+            ephys.trapping(ag, TRAP_SUBUNIT, 0.0, TRAP_V)["trapped_fraction"] - SUPERFICIAL_TRAPPING[compound]
+        )
 
     return float(10.0 ** brentq(f, -3.0, 4.0, xtol=1e-8))
 
@@ -67,9 +72,9 @@ def fit_mg_factor(subunit: str, data: ReceptorData | None = None) -> float:
     def f(log_f):
         g = replace(data.gating[subunit], mg_factor=10.0**log_f)
         d = replace(data, gating={**data.gating, subunit: g})
-        ag = ephys.agents("ketamine", subunit, data=d)
+        ag = ephys.agents(MG_SHIFT[0], subunit, data=d)
         shift = ephys.ic50(ag, subunit, 1.0, -66.0) / ephys.ic50(ag, subunit, 0.0, -66.0)
-        return shift - KETAMINE_MG_SHIFT[subunit]
+        return shift - MG_SHIFT[1][subunit]
 
     return float(10.0 ** brentq(f, -1.0, 3.0, xtol=1e-8))
 
@@ -91,9 +96,9 @@ def calibrate() -> dict[str, float]:
     default_library()
     out = {"drug.membrane_access": fit_membrane_access()}
     data = _with(receptor_data(), membrane_access=out["drug.membrane_access"])
-    for c in ("memantine", "lanicemine"):
+    for c in SUPERFICIAL_TRAPPING:
         out[f"{c}.nmda.superficial_kd"] = fit_superficial_kd(c, data)
-    for sub in KETAMINE_MG_SHIFT:
+    for sub in MG_SHIFT[1]:
         out[f"gating.{sub}.mg_factor"] = fit_mg_factor(sub, data)
     for c in NAM_IC50_UM:
         out[f"{c}.nmda.nam_kd"] = fit_nam_kd(c, data)

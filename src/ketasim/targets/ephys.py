@@ -107,6 +107,17 @@ def current_ratio(
     return float(with_drug / control)
 
 
+def _concentration_at(compound, block, subunit, mg_mm, v_mv, library) -> float | None:
+    """Concentration giving a steady-state ``block`` of the current, or None if never reached."""
+
+    def f(logc: float) -> float:
+        return 1 - current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - block
+
+    if f(5.0) < 0:
+        return None
+    return float(10.0 ** brentq(f, -6.0, 5.0, xtol=1e-6))
+
+
 def ic50(
     compound: str | Agents,
     subunit: str = "GluN2A",
@@ -116,11 +127,7 @@ def ic50(
 ) -> float | None:
     """Concentration (µM) that halves the steady-state current; None if the compound cannot."""
     _check_conditions(mg_mm, v_mv)
-    f = lambda logc: current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - 0.5  # noqa: E731
-    lo, hi = -6.0, 5.0
-    if f(hi) > 0:
-        return None
-    return float(10.0 ** brentq(f, lo, hi, xtol=1e-6))
+    return _concentration_at(compound, 0.5, subunit, mg_mm, v_mv, library)
 
 
 def concentration_for_block(
@@ -131,10 +138,11 @@ def concentration_for_block(
     v_mv: float,
     library: Library | None = None,
 ) -> float:
-    f = lambda logc: 1 - current_ratio(compound, 10.0**logc, subunit, mg_mm, v_mv, library) - block  # noqa: E731
-    if f(5.0) < 0:
+    """Concentration (µM) giving a steady-state ``block`` (0-1); an error if it cannot be reached."""
+    c = _concentration_at(compound, block, subunit, mg_mm, v_mv, library)
+    if c is None:
         raise KetasimError(f"'{compound}' cannot reach {block:.0%} block", argument="--compound")
-    return float(10.0 ** brentq(f, -6.0, 5.0, xtol=1e-6))
+    return c
 
 
 def _blocked(space: StateSpace, p: np.ndarray) -> float:

@@ -52,6 +52,22 @@ def _array(x: ArrayLike, argument: str) -> np.ndarray:
     return a
 
 
+def _checked(conc_um: ArrayLike, affinity_um: ArrayLike, hill: ArrayLike) -> tuple[np.ndarray, ...]:
+    """Concentrations, affinities and Hill coefficients as arrays, checked (shared by both forms)."""
+    c = _array(conc_um, "conc_um")
+    k = _array(affinity_um, "affinity_um")
+    n = _array(hill, "hill")
+    if np.any(c < 0):
+        raise KetasimError("concentrations must not be negative", argument="conc_um")
+    if np.any(k <= 0) or np.any(np.isinf(k)):
+        raise KetasimError(
+            "affinity constants must be positive and finite (NaN for none)", argument="affinity_um"
+        )
+    if np.any(~np.isfinite(n)) or np.any(n <= 0):
+        raise KetasimError("the Hill coefficient must be positive and finite", argument="hill")
+    return c, k, n
+
+
 def occupancy(conc_um: ArrayLike, affinity_um: ArrayLike, hill: ArrayLike = 1.0) -> np.ndarray:
     """Fractional occupancy C^n / (C^n + K^n) (Hill-Langmuir), element-wise with broadcasting.
 
@@ -64,17 +80,7 @@ def occupancy(conc_um: ArrayLike, affinity_um: ArrayLike, hill: ArrayLike = 1.0)
     A NaN affinity (no affinity known) gives NaN. Negative concentrations, non-positive affinities
     and non-positive Hill coefficients raise :class:`KetasimError`.
     """
-    c = _array(conc_um, "conc_um")
-    k = _array(affinity_um, "affinity_um")
-    n = _array(hill, "hill")
-    if np.any(c < 0):
-        raise KetasimError("concentrations must not be negative", argument="conc_um")
-    if np.any(k <= 0) or np.any(np.isinf(k)):
-        raise KetasimError(
-            "affinity constants must be positive and finite (NaN for none)", argument="affinity_um"
-        )
-    if np.any(~np.isfinite(n)) or np.any(n <= 0):
-        raise KetasimError("the Hill coefficient must be positive and finite", argument="hill")
+    c, k, n = _checked(conc_um, affinity_um, hill)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         x = (c / k) ** n
         out = np.where(np.isposinf(x), 1.0, x / (1.0 + x))
@@ -92,17 +98,7 @@ def competitive_occupancy(
     instead, an empirical extension that is exact for one ligand only. Ligands with a NaN affinity
     contribute nothing; if none has an affinity the result is NaN.
     """
-    c = _array(conc_um, "conc_um")
-    k = _array(affinity_um, "affinity_um")
-    n = _array(hill, "hill")
-    if np.any(c < 0):
-        raise KetasimError("concentrations must not be negative", argument="conc_um")
-    if np.any(k <= 0) or np.any(np.isinf(k)):
-        raise KetasimError(
-            "affinity constants must be positive and finite (NaN for none)", argument="affinity_um"
-        )
-    if np.any(~np.isfinite(n)) or np.any(n <= 0):
-        raise KetasimError("the Hill coefficient must be positive and finite", argument="hill")
+    c, k, n = _checked(conc_um, affinity_um, hill)
     c, k, n = np.broadcast_arrays(c, k, n)
     with np.errstate(over="ignore", invalid="ignore"):
         terms = (c / k) ** n
