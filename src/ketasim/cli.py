@@ -161,9 +161,9 @@ def _cmd_ephys(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ketasim.pk.validation import run_checks
+    from ketasim.findings import run_all
 
-    results = run_checks()
+    results = run_all()
     doc = {
         "findings": [r.as_dict() for r in results],
         "passed": sum(r.passed for r in results),
