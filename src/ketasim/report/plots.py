@@ -15,15 +15,21 @@ import xarray as xr
 from ketasim.errors import KetasimError
 
 
-def plot_exposure(ds: xr.Dataset, path: str | Path, title: str = "", patient: int = 0) -> Path:
-    """PNG with every analyte's plasma concentration (linear and log) and brain/cell levels."""
+def png_path(path: str | Path, argument: str) -> Path:
+    """``path`` as a Path if it names a .png file in an existing folder; a clear error otherwise."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise KetasimError(
-            f"'{path}' is not a .png file", argument="--plot", fix="give a file name ending in .png"
+            f"'{path}' is not a .png file", argument=argument, fix="give a file name ending in .png"
         )
     if not path.parent.exists():
-        raise KetasimError(f"folder '{path.parent}' does not exist", argument="--plot")
+        raise KetasimError(f"folder '{path.parent}' does not exist", argument=argument)
+    return path
+
+
+def plot_exposure(ds: xr.Dataset, path: str | Path, title: str = "", patient: int = 0) -> Path:
+    """PNG with every analyte's plasma concentration (linear and log) and brain/cell levels."""
+    path = png_path(path, "--plot")
     t = ds.time.values
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     groups = json.loads(ds.attrs.get("analyte_groups", "{}"))

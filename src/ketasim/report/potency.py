@@ -36,14 +36,9 @@ FAMILY_COLOURS = {
 
 
 def _check_path(path: str | Path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise KetasimError(
-            f"'{path}' is not a .png file", argument="path", fix="give a file name ending in .png"
-        )
-    if not path.parent.exists():
-        raise KetasimError(f"folder '{path.parent}' does not exist", argument="path")
-    return path
+    from ketasim.report.plots import png_path
+
+    return png_path(path, "path")
 
 
 def _check_marks(marked: Mapping[str, float] | None) -> dict[str, float]:

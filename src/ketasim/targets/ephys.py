@@ -146,8 +146,7 @@ def concentration_for_block(
 
 
 def _blocked(space: StateSpace, p: np.ndarray) -> float:
-    m = space.mask(prefix="deep:") | space.mask(prefix="sup:")
-    return float(p[m].sum())
+    return float(p[space.blocked()].sum())
 
 
 def trapping(

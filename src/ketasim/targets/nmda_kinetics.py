@@ -135,6 +135,10 @@ class StateSpace:
             ]
         )
 
+    def blocked(self) -> np.ndarray:
+        """Mask of states whose pore holds a drug (deep or superficial site)."""
+        return self.mask(prefix="deep:") | self.mask(prefix="sup:")
+
 
 def state_space(blockers: Sequence[Blocker], modulator: Modulator | None = None) -> StateSpace:
     pores = ["empty", "Mg"]

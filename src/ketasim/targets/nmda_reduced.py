@@ -102,7 +102,7 @@ def per_period_rates(
     syn = data.synapse
     space = state_space((blocker,))
     gating = data.subunit(subunit)
-    blocked = (space.mask(prefix="deep:") | space.mask(prefix="sup:")).astype(float)
+    blocked = space.blocked().astype(float)
     pulse, period = syn["pulse_duration"], 1.0 / rate_hz
     c0 = 1e-3 * blocker.kd_ref
 

@@ -54,7 +54,7 @@ def closed_block(
     p0 = np.zeros(len(ag.space.states))
     p0[ag.space.index[("C0", "empty", 0)]] = 1.0
     p = expm(Q * seconds) @ p0
-    return float(p[ag.space.mask(prefix="deep:") | ag.space.mask(prefix="sup:")].sum())
+    return float(p[ag.space.blocked()].sum())
 
 
 def measure(check: dict, library: Library | None = None) -> Any:
