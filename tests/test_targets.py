@@ -120,7 +120,7 @@ def test_targets_file_lists_the_required_targets():
         assert t in names, t
     for name, t in names.items():
         assert name.replace("_", "").isalnum() and name == name.lower(), name
-        assert t["label"] and t["description"] and t["tissue"] == "brain", name
+        assert t["label"] and t["description"] and t["tissue"] in ("brain", "lysosome"), name
         assert t["readout"] in ("occupancy", "inhibition", "potentiation"), name
         assert t.get("family"), name
 

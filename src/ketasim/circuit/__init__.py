@@ -1,0 +1,1 @@
+"""Circuit scale: prefrontal pyramidal, PV and SST populations driven through NMDA receptors."""

@@ -1,0 +1,1 @@
+"""Structure scale: dendritic spines of prefrontal pyramidal neurons."""
