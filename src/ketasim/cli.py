@@ -86,6 +86,14 @@ def _build_parser() -> argparse.ArgumentParser:
     eph.add_argument("--conc", default=None, help="drug concentration in uM (trapping, rest)")
     eph.add_argument("--rate", default=None, help="spontaneous release rate in Hz (rest; default 0.1)")
     eph.add_argument("--json", action="store_true", help="print one JSON document")
+    sim = sub.add_parser("simulate", help="dose to spines for the typical subject of each arm of a scenario")
+    sim.add_argument("scenario", help="scenario TOML file (see examples/)")
+    sim.add_argument("--arm", default=None, help="arm to simulate (default: the first; --out writes all)")
+    sim.add_argument(
+        "--mechanisms", default=None, help="override the scenario's switches: NAMES, 'all' or 'none'"
+    )
+    sim.add_argument("--out", default=None, help="directory for series tables, provenance and a plot per arm")
+    sim.add_argument("--json", action="store_true", help="print one JSON document")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
     val.add_argument("--json", action="store_true", help="print one JSON document")
@@ -157,6 +165,44 @@ def _cmd_ephys(args: argparse.Namespace) -> int:
     else:
         for k, val in doc.items():
             print(f"{k:<18}{val if not isinstance(val, float) else format(val, '.4g')}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from ketasim import scenario as scenario_io
+    from ketasim.mechanisms import parse_names
+    from ketasim.simulation_output import simulate_document, write_outputs
+
+    sc = scenario_io.load(args.scenario)
+    mech = parse_names(args.mechanisms) if args.mechanisms is not None else None
+    arm = sc.arm(args.arm) if args.arm else sc.arms[0]
+    doc, ds = simulate_document(sc, arm, mech)
+    if args.out:
+        paths = write_outputs(sc, args.out, mech)
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    mech_text = ds.attrs["mechanisms"] or "none"
+    print(f"{sc.name}: arm '{arm.name}' ({sc.species}, {sc.condition}); mechanisms: {mech_text}")
+    s = doc["series"]
+    t = doc["times_h"]
+    shown = [
+        "brain_ketamine_um",
+        "nmda_block_pyramidal",
+        "glutamate",
+        "p_eef2",
+        "bdnf",
+        "mtorc1",
+        "synaptic_protein",
+        "surface_ampa",
+        "spine_density",
+    ]
+    print("time_h  " + " ".join(f"{k[:10]:>10}" for k in shown))
+    for h in (0.25, 0.5, 1, 2, 4, 8, 24, 72, 168, 336):
+        if h <= t[-1]:
+            j = min(range(len(t)), key=lambda i: abs(t[i] - h))
+            print(f"{t[j]:6.2f}  " + " ".join(f"{s[k][j]:10.3f}" for k in shown))
     return 0
 
 
@@ -298,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_ephys(args)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command == "simulate":
+            return _cmd_simulate(args)
         raise KetasimError(f"unknown command '{args.command}'")
     except KetasimError as exc:
         print(f"ketasim: error: {exc}", file=sys.stderr)

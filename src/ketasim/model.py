@@ -98,6 +98,23 @@ def _zero_block(P: int, t: np.ndarray) -> xr.Dataset:
     )
 
 
+def _adapted_conductance(chronic: ModelParams, cells) -> np.ndarray:
+    """Drug-free NMDA conductance (3,) of each population under the chronic perturbations."""
+    zero = _zero_block(1, np.zeros(1))
+    return available_conductance(zero.nmda_block_by_subunit, chronic.expression, cells).values[0, 0]
+
+
+def _rest_inputs(params: ModelParams, cells, P: int, adapted: np.ndarray) -> np.ndarray:
+    """Drug-free cascade inputs of a subject with these parameters."""
+    zero = _zero_block(P, np.zeros(1))
+    avail0 = available_conductance(zero.nmda_block_by_subunit, params.expression, cells)
+    circ0 = circuit_outputs(avail0, params.circuit, adapted)
+    u = np.zeros((P, len(cascade.INPUTS)))
+    u[:, cascade.UX["ca"]] = circ0.resting_nmda_ca.values[:, 0]
+    u[:, cascade.UX["ampa"]] = circ0.glutamate.values[:, 0] * (1.0 - params.cascade["ampa.antagonist_block"])
+    return u
+
+
 def _route_occupancy(
     ds: xr.Dataset | None, target: str, variable: str, library: Library, shape
 ) -> np.ndarray:
@@ -157,8 +174,10 @@ def run_arm(
     zero = _zero_block(P, t)
     avail = available_conductance(block.nmda_block_by_subunit, params.expression, cells)
     avail0 = available_conductance(zero.nmda_block_by_subunit, params.expression, cells)
-    circ = circuit_outputs(avail, params.circuit)
-    circ0 = circuit_outputs(avail0, params.circuit)
+    chronic = model_params(perturbations.chronic(arm.perturbations))
+    adapted = _adapted_conductance(chronic, cells)
+    circ = circuit_outputs(avail, params.circuit, adapted)
+    circ0 = circuit_outputs(avail0, params.circuit, adapted)
 
     shape = (P, t.size)
     u = np.zeros((*shape, len(cascade.INPUTS)))
@@ -178,13 +197,15 @@ def run_arm(
         s = o / (1.0 - o)
         u[..., ux["opioid"]] = s / (1.0 + s + a / (1.0 - a))
 
-    u_rest = np.zeros((P, len(cascade.INPUTS)))
-    u_rest[:, ux["ca"]] = circ0.resting_nmda_ca.values[:, 0]
-    u_rest[:, ux["ampa"]] = circ0.glutamate.values[:, 0] * ampa_open
     depressed = scenario.condition == "depressed"
     p = dict(params.cascade)
-    y0 = cascade.steady_state(u_rest, p, depressed)
-    y = cascade.integrate(t, u, y0, p, depressed)
+    # spines are adapted to the drug-free state with the chronic (genetic) perturbations only
+    y_adapted = cascade.steady_state(
+        _rest_inputs(chronic, cells, P, adapted), dict(chronic.cascade), depressed
+    )
+    ref = y_adapted[:, cascade.IX["synaptic_protein"]]
+    y0 = cascade.steady_state(_rest_inputs(params, cells, P, adapted), p, depressed, ref)
+    y = cascade.integrate(t, u, y0, p, depressed, protein_ref=ref)
 
     data = {}
     for i, name in enumerate(cascade.STATES):

@@ -58,6 +58,14 @@ def check_names(names: Iterable[str], argument: str = "perturbations") -> list[s
     return names
 
 
+CHRONIC_KINDS = ("knockout", "knock-in")
+
+
+def chronic(names: Iterable[str]) -> list[str]:
+    """The perturbations an animal lives with (genetic), to which its spines are adapted."""
+    return [n for n in check_names(names) if catalogue()[n].kind in CHRONIC_KINDS]
+
+
 def _expand(key: str, cells: Mapping[str, CellType]) -> list[str]:
     cell, _, sub = key.partition(".")
     out = [f"{c}.{s}" for c, ct in cells.items() for s in ct.subunits if cell in ("*", c) and sub in ("*", s)]

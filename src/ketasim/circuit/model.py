@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import xarray as xr
 
-from ketasim.circuit.network import POPULATIONS, pv_ampa_drive, rates
+from ketasim.circuit.network import POPULATIONS, ampa_scaling, pv_ampa_drive, rates
 from ketasim.errors import KetasimError
 from ketasim.parameter_sets import ParamSet
 from ketasim.targets.cell_types import CellType, cell_types
@@ -79,9 +80,15 @@ def available_conductance(
     )
 
 
-def circuit_outputs(available: xr.DataArray, params: ParamSet) -> xr.Dataset:
-    """Firing, glutamate, gamma proxy and resting NMDA Ca2+ for the available conductance."""
-    r = rates(available.values, dict(params))
+def circuit_outputs(
+    available: xr.DataArray, params: ParamSet, adapted: np.ndarray | None = None
+) -> xr.Dataset:
+    """Firing, glutamate, gamma proxy and resting NMDA Ca2+ for the available conductance.
+
+    ``adapted`` (3,) is the drug-free NMDA conductance each population has lived with (chronic
+    perturbations only); populations scale their other synapses to it (:func:`ampa_scaling`)."""
+    scaling = 1.0 if adapted is None else ampa_scaling(np.asarray(adapted), dict(params))
+    r = rates(available.values, dict(params), scaling)
     release_factor = params["outputs.release_factor"]
     dims = ("patient", "time")
     return xr.Dataset(

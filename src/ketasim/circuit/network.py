@@ -40,15 +40,34 @@ def fixed_point(W: np.ndarray, h: np.ndarray) -> np.ndarray:
     return np.where((found == 1)[..., None], out, np.nan)
 
 
-def connectivity(available: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+def ampa_scaling(adapted: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """Homeostatic scaling of the non-NMDA drive of each population (..., 3).
+
+    A population that has lived with NMDA conductance ``adapted`` (relative to wild type; < 1 after
+    a lifelong deletion) scales its other excitatory synapses so that its drug-free drive, and so its
+    firing, return towards normal (synaptic scaling; Turrigiano GG 2008, Cell 135:422), by the
+    fraction ``homeostasis.compensation`` of the deficit.
+    """
+    share = _shares(p)
+    full = (1.0 - share * np.asarray(adapted)) / (1.0 - share)
+    return 1.0 + p["homeostasis.compensation"] * (full - 1.0)
+
+
+def _shares(p: dict[str, float]) -> np.ndarray:
+    return np.array([p["pyramidal.nmda_share"], p["pv.nmda_share"], p["sst.nmda_share"]])
+
+
+def connectivity(
+    available: np.ndarray, p: dict[str, float], scaling: np.ndarray | float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights and inputs of the network for NMDA conductance ``available`` (..., 3) relative to baseline.
 
-    ``p`` holds the circuit parameters (``data/circuit.toml``). External drive of the pyramidal cells
-    and the excitatory weights onto the interneurons are set by the baseline condition r = (1, 1, 1)
-    at full NMDA conductance.
+    ``p`` holds the circuit parameters (``data/circuit.toml``); ``scaling`` multiplies the non-NMDA
+    drive (:func:`ampa_scaling`). External drive of the pyramidal cells and the excitatory weights onto
+    the interneurons are set by the baseline condition r = (1, 1, 1) at full NMDA conductance.
     """
-    share = np.array([p["pyramidal.nmda_share"], p["pv.nmda_share"], p["sst.nmda_share"]])
-    m = 1.0 - share + share * available  # excitatory drive left, per population
+    share = _shares(p)
+    m = (1.0 - share) * scaling + share * available  # excitatory drive left, per population
     w_ee, w_ep, w_es = p["pyramidal.w_ee"], p["pyramidal.w_ep"], p["pyramidal.w_es"]
     w_pp, w_ps, th_p = p["pv.w_pp"], p["pv.w_ps"], p["pv.threshold"]
     w_sp, th_s = p["sst.w_sp"], p["sst.threshold"]
@@ -72,12 +91,12 @@ def connectivity(available: np.ndarray, p: dict[str, float]) -> tuple[np.ndarray
     return W, h
 
 
-def rates(available: np.ndarray, p: dict[str, float]) -> np.ndarray:
+def rates(available: np.ndarray, p: dict[str, float], scaling: np.ndarray | float = 1.0) -> np.ndarray:
     """Relative firing rates (..., 3) of pyramidal, PV and SST populations."""
     available = np.asarray(available, dtype=float)
     if available.shape[-1] != 3:
         raise ValueError("available must end in an axis of 3 populations (pyramidal, pv, sst)")
-    return fixed_point(*connectivity(available, p))
+    return fixed_point(*connectivity(available, p, scaling))
 
 
 def pv_ampa_drive(r: np.ndarray, p: dict[str, float]) -> np.ndarray:

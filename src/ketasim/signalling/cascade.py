@@ -60,8 +60,17 @@ def _hill_rel(x: np.ndarray, half: float, n: float) -> np.ndarray:
     return xn * (1.0 + half**n) / (xn + half**n)
 
 
-def rhs(y: np.ndarray, u: np.ndarray, p: Mapping[str, float], depressed: bool) -> np.ndarray:
-    """Time derivatives (1/h) of the states ``y`` (P, n_states) for inputs ``u`` (P, n_inputs)."""
+def rhs(
+    y: np.ndarray,
+    u: np.ndarray,
+    p: Mapping[str, float],
+    depressed: bool,
+    protein_ref: np.ndarray | float = 1.0,
+) -> np.ndarray:
+    """Time derivatives (1/h) of the states ``y`` (P, n_states) for inputs ``u`` (P, n_inputs).
+
+    ``protein_ref`` is the synaptic protein level each subject's spines are adapted to (see
+    :mod:`ketasim.structure.spines`)."""
     s = {n: y[:, i] for n, i in IX.items()}
     i = {n: u[:, k] for n, k in UX.items()}
     d = np.empty_like(y)
@@ -124,7 +133,9 @@ def rhs(y: np.ndarray, u: np.ndarray, p: Mapping[str, float], depressed: bool) -
         np.clip(insertion, 0.0, None) - s["gsk3"] * s["surface_ampa"]
     )
     d[:, IX["chaperone"]] = p["mechanism.er_chaperone.params.rate"] * (i["chaperone"] - s["chaperone"])
-    d[:, IX["spine_density"]] = spine_rate(s["spine_density"], s["synaptic_protein"], p, depressed)
+    d[:, IX["spine_density"]] = spine_rate(
+        s["spine_density"], s["synaptic_protein"], protein_ref, p, depressed
+    )
     return d
 
 
@@ -141,14 +152,20 @@ def _sparsity(n_patients: int) -> csr_matrix:
     return csr_matrix(block_diag([block] * n_patients))
 
 
-def steady_state(u: np.ndarray, p: Mapping[str, float], depressed: bool) -> np.ndarray:
-    """States at rest for constant inputs ``u`` (P, n_inputs): the drug-free state of each subject."""
+def steady_state(
+    u: np.ndarray, p: Mapping[str, float], depressed: bool, protein_ref: np.ndarray | None = None
+) -> np.ndarray:
+    """States at rest for constant inputs ``u`` (P, n_inputs): the drug-free state of each subject.
+
+    Without ``protein_ref`` the spines are adapted to the steady synaptic protein itself."""
     P = u.shape[0]
     y0 = initial_guess(p, depressed, P)
     n = len(STATES)
 
     def f(t, x):
-        return rhs(x.reshape(P, n), u, p, depressed).ravel()
+        y = x.reshape(P, n)
+        ref = y[:, IX["synaptic_protein"]] if protein_ref is None else protein_ref
+        return rhs(y, u, p, depressed, ref).ravel()
 
     sol = solve_ivp(
         f, (0.0, 2e5), y0.ravel(), method="BDF", rtol=1e-10, atol=1e-12, jac_sparsity=_sparsity(P)
@@ -166,10 +183,15 @@ def integrate(
     depressed: bool,
     rtol: float = 1e-6,
     max_step: float = 0.25,
+    protein_ref: np.ndarray | None = None,
 ) -> np.ndarray:
-    """States (P, T, n_states) on the grid ``t`` for inputs ``u`` (P, T, n_inputs), linear between points."""
+    """States (P, T, n_states) on the grid ``t`` for inputs ``u`` (P, T, n_inputs), linear between points.
+
+    ``y0`` is the drug-free steady state (:func:`steady_state`); the spines' reference level is
+    ``protein_ref`` or, if not given, the synaptic protein of ``y0``."""
     P, T, _ = u.shape
     n = len(STATES)
+    ref = y0[:, IX["synaptic_protein"]].copy() if protein_ref is None else protein_ref
 
     def inputs_at(time: float) -> np.ndarray:
         j = int(np.clip(np.searchsorted(t, time, side="right") - 1, 0, T - 2))
@@ -178,7 +200,7 @@ def integrate(
         return (1 - w) * u[:, j] + w * u[:, j + 1]
 
     def f(time, x):
-        return rhs(x.reshape(P, n), inputs_at(time), p, depressed).ravel()
+        return rhs(x.reshape(P, n), inputs_at(time), p, depressed, ref).ravel()
 
     sol = solve_ivp(
         f,

@@ -1,10 +1,16 @@
 """Spine density of prefrontal pyramidal neurons (pure equations; parameters in ``data/spines.toml``).
 
-dS/dt = k_e * phi * (1 + g * max(s - 1, 0)) - k_e * sigma * S
+dS/dt = k_e * phi * (1 + g * max(s - s_ref, 0)) - k_e * sigma * S
 
 with S the density relative to the healthy adult, k_e the elimination rate (formation balances it in
-health), s the synaptic protein supply (relative), g the formation gain, and phi, sigma the formation
-and elimination factors of the depressed state (1 when healthy). Ketamine raises formation, not
+health), s the synaptic protein supply, s_ref its drug-free level in the same subject, g the
+formation gain, and phi, sigma the formation and elimination factors of the depressed state (1 when
+healthy). Formation answers a rise of synaptic protein (in wild-type units) above the level the
+subject's spines are adapted to: s_ref is the drug-free steady state with the subject's chronic
+(genetic) perturbations but without acute co-drugs. Lifelong differences are taken as compensated by
+homeostatic plasticity (Turrigiano GG 2008, Cell 135:422), which keeps knockout lines at a normal
+spine density; an acute inhibitor (rapamycin) lowers synaptic protein below s_ref and so prevents
+formation. Ketamine raises formation, not
 elimination (Phoumthipphavong V et al. 2016, eNeuro; Moda-Sava RN et al. 2019, Science 364:eaat8078),
 so spines come after synaptic proteins and outlast them by the elimination time.
 """
@@ -28,9 +34,12 @@ def baseline_density(p: Mapping[str, float], depressed: bool) -> float:
     return phi / sigma
 
 
-def spine_rate(S: np.ndarray, protein: np.ndarray, p: Mapping[str, float], depressed: bool) -> np.ndarray:
-    """dS/dt (1/h) for density ``S`` and synaptic protein ``protein`` (both relative)."""
+def spine_rate(
+    S: np.ndarray, protein: np.ndarray, reference: np.ndarray, p: Mapping[str, float], depressed: bool
+) -> np.ndarray:
+    """dS/dt (1/h) for density ``S``, synaptic protein ``protein`` and its adapted level ``reference``."""
     phi, sigma = condition_factors(p, depressed)
     k = p["turnover.elimination"]
-    formation = k * phi * (1.0 + p["turnover.formation_gain"] * np.clip(protein - 1.0, 0.0, None))
+    excess = np.clip(protein - reference, 0.0, None)
+    formation = k * phi * (1.0 + p["turnover.formation_gain"] * excess)
     return formation - k * sigma * S
