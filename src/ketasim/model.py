@@ -13,6 +13,7 @@ receptor expression.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ import xarray as xr
 from ketasim import __version__, perturbations
 from ketasim.circuit.model import available_conductance, circuit_outputs
 from ketasim.compounds import Library, Species, default_library
+from ketasim.errors import KetasimError
 from ketasim.mechanisms import route_params
 from ketasim.parameter_sets import ParamSet, packaged
 from ketasim.physiology import default_physiology
@@ -30,7 +32,7 @@ from ketasim.provenance import SourceList
 from ketasim.scenario import Arm, Scenario
 from ketasim.signalling import cascade
 from ketasim.targets.cell_types import cell_types
-from ketasim.targets.occupancy import combined_occupancy, target_occupancy
+from ketasim.targets.occupancy import occupancy
 from ketasim.targets.patient_block import nmda_block
 
 # Route inputs: (target, concentration variable) for the occupancy-driven routes.
@@ -98,6 +100,17 @@ def _zero_block(P: int, t: np.ndarray) -> xr.Dataset:
     )
 
 
+def _with_patient_values(p: dict, values: Mapping[str, np.ndarray] | None, P: int) -> dict:
+    for key, v in (values or {}).items():
+        if key not in p:
+            raise KetasimError(f"no cascade parameter '{key}'", argument="patient_params")
+        arr = np.asarray(v, dtype=float)
+        if arr.shape != (P,):
+            raise KetasimError(f"needs one value per patient ({P}), got shape {arr.shape}", argument=key)
+        p[key] = arr
+    return p
+
+
 def _adapted_conductance(chronic: ModelParams, cells) -> np.ndarray:
     """Drug-free NMDA conductance (3,) of each population under the chronic perturbations."""
     zero = _zero_block(1, np.zeros(1))
@@ -115,28 +128,36 @@ def _rest_inputs(params: ModelParams, cells, P: int, adapted: np.ndarray) -> np.
     return u
 
 
-def _route_occupancy(
-    ds: xr.Dataset | None, target: str, variable: str, library: Library, shape
-) -> np.ndarray:
-    if ds is None:
-        return np.zeros(shape)
-    occ = combined_occupancy(ds, library, variable).sel(target=target).values
-    return np.nan_to_num(occ, nan=0.0)
-
-
-def _potentiation(ds: xr.Dataset | None, target: str, library: Library, shape) -> np.ndarray:
-    """Sum over species of emax x fractional effect (brain ECF)."""
-    if ds is None:
-        return np.zeros(shape)
-    occ = target_occupancy(ds, library, "brain_ecf").sel(target=target)
-    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
+def _route_occupancy(ds: xr.Dataset | None, target: str, variable: str, library: Library, shape) -> np.ndarray:
+    """Combined occupancy of one target by all species competing for it, S / (1 + S)."""
     total = np.zeros(shape)
-    for a in occ.analyte.values:
+    if ds is None:
+        return total
+    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
+    for a in ds.analyte.values:
         sp = by_analyte.get(str(a))
         if sp is None or target not in sp.targets:
             continue
-        emax = sp.targets[target].params.get("emax")
-        total += np.nan_to_num(occ.sel(analyte=a).values) * (emax.value if emax is not None else 1.0)
+        ta = sp.targets[target]
+        c = np.clip(ds[variable].sel(analyte=a).values, 0.0, None)
+        total += (c / ta.affinity) ** ta.hill
+    return total / (1.0 + total)
+
+
+def _potentiation(ds: xr.Dataset | None, target: str, library: Library, shape) -> np.ndarray:
+    """Sum over species of emax x fractional effect (brain ECF), each species acting alone."""
+    total = np.zeros(shape)
+    if ds is None:
+        return total
+    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
+    for a in ds.analyte.values:
+        sp = by_analyte.get(str(a))
+        if sp is None or target not in sp.targets:
+            continue
+        ta = sp.targets[target]
+        emax = ta.params.get("emax")
+        c = np.clip(ds.brain_ecf.sel(analyte=a).values, 0.0, None)
+        total += occupancy(c, ta.affinity, ta.hill) * (emax.value if emax is not None else 1.0)
     return total
 
 
@@ -147,8 +168,12 @@ def run_arm(
     times: np.ndarray | None = None,
     library: Library | None = None,
     mechanisms: frozenset[str] | None = None,
+    patient_params: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
-    """Simulate one arm for the subjects in ``covariates`` (default: the species' reference subject)."""
+    """Simulate one arm for the subjects in ``covariates`` (default: the species' reference subject).
+
+    ``patient_params`` gives per-patient values (arrays of length P) of cascade parameters, e.g. the
+    BDNF release factor of each patient's Val66Met genotype."""
     library = library or default_library()
     arm = scenario.arm(arm) if isinstance(arm, str) else arm
     on = scenario.mechanisms if mechanisms is None else mechanisms
@@ -198,7 +223,7 @@ def run_arm(
         u[..., ux["opioid"]] = s / (1.0 + s + a / (1.0 - a))
 
     depressed = scenario.condition == "depressed"
-    p = dict(params.cascade)
+    p = _with_patient_values(dict(params.cascade), patient_params, P)
     # spines are adapted to the drug-free state with the chronic (genetic) perturbations only
     y_adapted = cascade.steady_state(
         _rest_inputs(chronic, cells, P, adapted), dict(chronic.cascade), depressed
@@ -220,6 +245,7 @@ def run_arm(
     if pk is not None:
         for v in ("plasma", "brain_ecf", "cytosol", "lysosome"):
             ds[v] = pk[v].assign_coords(patient=np.arange(P))
+    ds["sedation"] = (("patient", "time"), _route_occupancy(pk, "gabaa_bz", "brain_ecf", library, shape))
     sources = params.sources()
     ds.attrs.update(
         {

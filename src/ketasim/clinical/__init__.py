@@ -1,0 +1,1 @@
+"""Clinical scale: depression score, placebo response, dissociation and blood pressure."""

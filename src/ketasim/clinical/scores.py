@@ -1,0 +1,94 @@
+"""Clinical read-outs of a simulated patient: MADRS, placebo response, dissociation (CADSS), blood pressure.
+
+Pure functions on arrays (patient, time); parameters in ``data/clinical.toml``.
+
+- **Mood.** Prefrontal synaptic strength = surface AMPA receptors x spine density (relative to the
+  healthy adult). Mood follows it through an effect compartment (lag). The symptom burden left is
+  ((1 - strength) / (1 - strength at baseline)) ** n, so restoring the deficit relieves symptoms;
+  each patient's sensitivity varies (lognormal) and rises with BMI and a family history of alcohol
+  use disorder (Niciu 2014). New spines carry the later part of the effect, AMPA insertion the
+  onset (Moda-Sava 2019).
+- **Placebo.** A fractional improvement that builds over hours, larger when the infusion is
+  noticeably psychoactive (dissociation or sedation), which is why midazolam is an active placebo.
+  It multiplies with the drug effect: MADRS = baseline x (1 - placebo) x (1 - drug) + rating noise.
+- **Dissociation.** CADSS rises with NMDA block of pyramidal cells through a short effect
+  compartment, so a bolus (higher, faster block) dissociates more than a slow infusion of the
+  same dose (seed 001).
+- **Blood pressure.** Systolic rise proportional to the same effect-site block, larger with age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def effect_site(t: np.ndarray, x: np.ndarray, rate: float) -> np.ndarray:
+    """First-order lag dy/dt = rate (x - y), y(0) = x(0), exact for x linear between points (P, T)."""
+    y = np.empty_like(x, dtype=float)
+    y[:, 0] = x[:, 0]
+    for j in range(1, t.size):
+        h = t[j] - t[j - 1]
+        if h <= 0:
+            y[:, j] = y[:, j - 1]
+            continue
+        e = np.exp(-rate * h)
+        slope = (x[:, j] - x[:, j - 1]) / h
+        # exact solution for a linear input over the step
+        y[:, j] = x[:, j] - slope / rate + (y[:, j - 1] - x[:, j - 1] + slope / rate) * e
+    return y
+
+
+def drug_effect(
+    t: np.ndarray,
+    strength: np.ndarray,
+    baseline: np.ndarray,
+    sensitivity: np.ndarray,
+    p: Mapping[str, float],
+) -> np.ndarray:
+    """Fraction of symptoms relieved by the drug (P, T), between 0 and 1."""
+    lagged = effect_site(t, strength, p["mood.effect_rate"])
+    deficit0 = np.clip(1.0 - baseline, 1e-6, None)[:, None]
+    remaining = np.clip((1.0 - lagged) / deficit0, 0.0, None)
+    relief = 1.0 - np.minimum(remaining, 1.0) ** p["mood.deficit_exponent"]
+    worse = np.clip(remaining - 1.0, 0.0, None)  # strength below baseline: symptoms worsen
+    return np.clip(sensitivity[:, None] * (relief - worse), -1.0, 1.0)
+
+
+def placebo_fraction(t: np.ndarray, noticeability: float, factor: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+    """Fractional improvement from the trial setting (P, T)."""
+    size = (p["placebo.base"] + p["placebo.active"] * noticeability) * factor[:, None]
+    return np.clip(size * (1.0 - np.exp(-t[None, :] / p["placebo.time_constant"])), 0.0, 0.95)
+
+
+def dissociation(t: np.ndarray, block: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+    """CADSS increase (points) from pyramidal NMDA block (P, T)."""
+    b = np.clip(effect_site(t, block, p["dissociation.effect_rate"]), 0.0, None)
+    n = p["dissociation.hill"]
+    return p["dissociation.emax"] * b**n / (p["dissociation.block50"] ** n + b**n)
+
+
+def systolic_rise(t: np.ndarray, block: np.ndarray, age: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+    """Systolic blood pressure rise (mmHg) (P, T)."""
+    b = np.clip(effect_site(t, block, p["dissociation.effect_rate"]), 0.0, None)
+    age_factor = np.clip(1.0 + p["blood_pressure.age_effect"] * (age - 45.0), 0.2, None)
+    return p["blood_pressure.gain"] * b * age_factor[:, None]
+
+
+def noticeability(cadss: np.ndarray, sedation: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+    """How clearly each patient feels the infusion (0-1): the stronger of dissociation and sedation."""
+    a = np.max(cadss, axis=1) / p["placebo.noticeable_cadss"]
+    s = np.max(sedation, axis=1) / p["placebo.noticeable_sedation"]
+    return np.clip(np.maximum(a, s), 0.0, 1.0)
+
+
+def madrs(
+    baseline_score: np.ndarray,
+    placebo: np.ndarray,
+    drug: np.ndarray,
+    noise: np.ndarray,
+) -> np.ndarray:
+    """MADRS (P, T), clipped to the scale's 0-60 range."""
+    score = baseline_score[:, None] * (1.0 - placebo) * (1.0 - drug) + noise
+    return np.clip(score, 0.0, 60.0)
