@@ -94,6 +94,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--out", default=None, help="directory for series tables, provenance and a plot per arm")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
+    tri = sub.add_parser("trial", help="virtual trial: population, arms, endpoints, report")
+    tri.add_argument("scenario", help="scenario TOML file (see examples/standard_infusion.toml)")
+    tri.add_argument("--n", default=None, help="patients per arm (default: the scenario's population.n)")
+    tri.add_argument("--seed", default=None, help="random seed (default: the scenario's population.seed)")
+    tri.add_argument("--report", default=None, help="directory for an HTML report with figures")
+    tri.add_argument("--json", action="store_true", help="print one JSON document")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
     val.add_argument("--json", action="store_true", help="print one JSON document")
@@ -203,6 +209,43 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if h <= t[-1]:
             j = min(range(len(t)), key=lambda i: abs(t[i] - h))
             print(f"{t[j]:6.2f}  " + " ".join(f"{s[k][j]:10.3f}" for k in shown))
+    return 0
+
+
+def _whole(text: str | None, argument: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise KetasimError(f"'{text}' is not a whole number", argument=argument) from None
+    return value
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    from ketasim import scenario as scenario_io
+    from ketasim.trial import run_trial
+
+    sc = scenario_io.load(args.scenario)
+    result = run_trial(sc, n=_whole(args.n, "--n"), seed=_whole(args.seed, "--seed"))
+    if args.report:
+        from ketasim.report.trial_report import write_report
+
+        path = write_report(result, args.report)
+        print(f"wrote {path}", file=sys.stderr)
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{sc.name}: {summary['n_per_arm']} patients per arm, seed {summary['seed']}")
+    hours = list(next(iter(summary["arms"].values()))["response_rate"])
+    print(f"{'arm':<12} " + " ".join(f"{'resp ' + h + 'h':>10}" for h in hours) + "   CADSS  SBP+")
+    for name, a in summary["arms"].items():
+        cells = " ".join(f"{a['response_rate'][h]:10.2f}" for h in hours)
+        print(f"{name:<12} {cells}   {a['dissociation_peak_mean']:5.1f} {a['systolic_rise_peak_mean']:5.1f}")
+    for k, v in summary.get("comparisons", {}).items():
+        lo, hi = v["ci95"]
+        print(f"{k}: response OR at 24 h {v['response_odds_ratio_24h']:.2f} ({lo:.2f}-{hi:.2f})")
     return 0
 
 
@@ -346,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "simulate":
             return _cmd_simulate(args)
+        if args.command == "trial":
+            return _cmd_trial(args)
         raise KetasimError(f"unknown command '{args.command}'")
     except KetasimError as exc:
         print(f"ketasim: error: {exc}", file=sys.stderr)

@@ -128,7 +128,9 @@ def _rest_inputs(params: ModelParams, cells, P: int, adapted: np.ndarray) -> np.
     return u
 
 
-def _route_occupancy(ds: xr.Dataset | None, target: str, variable: str, library: Library, shape) -> np.ndarray:
+def _route_occupancy(
+    ds: xr.Dataset | None, target: str, variable: str, library: Library, shape
+) -> np.ndarray:
     """Combined occupancy of one target by all species competing for it, S / (1 + S)."""
     total = np.zeros(shape)
     if ds is None:

@@ -56,9 +56,11 @@ def drug_effect(
     return np.clip(sensitivity[:, None] * (relief - worse), -1.0, 1.0)
 
 
-def placebo_fraction(t: np.ndarray, noticeability: float, factor: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+def placebo_fraction(
+    t: np.ndarray, noticeability: float, factor: np.ndarray, p: Mapping[str, float]
+) -> np.ndarray:
     """Fractional improvement from the trial setting (P, T)."""
-    size = (p["placebo.base"] + p["placebo.active"] * noticeability) * factor[:, None]
+    size = ((p["placebo.base"] + p["placebo.active"] * np.asarray(noticeability)) * factor)[:, None]
     return np.clip(size * (1.0 - np.exp(-t[None, :] / p["placebo.time_constant"])), 0.0, 0.95)
 
 

@@ -72,7 +72,7 @@ def expm(A: np.ndarray) -> np.ndarray:
             return _low_degree(A, b)
     with np.errstate(divide="ignore"):
         s = np.where(norm > _THETA13, np.ceil(np.log2(norm / _THETA13)), 0).astype(int)
-    A = A / (2.0 ** s)[..., None, None]
+    A = A / (2.0**s)[..., None, None]
     eye = np.broadcast_to(np.eye(A.shape[-1]), A.shape)
     A2 = A @ A
     A4 = A2 @ A2

@@ -1,0 +1,210 @@
+"""Virtual trials: a sampled population per arm, the mechanistic model, the clinical layer, endpoints.
+
+Each arm gets its own random sample of ``n`` patients from the scenario's population (default the
+treatment-resistant depression population ``trd``), which is what randomisation produces. Seeds are
+derived from one ``numpy.random.SeedSequence`` per trial, so the same seed gives the same trial,
+and arms are independent of each other's size. Between-patient differences come from covariates
+(weight, CYP2B6, BDNF Val66Met, BMI, family history of alcohol use disorder, age), clearance
+variability, and the clinical layer's sensitivity, placebo and rating noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ketasim import __version__
+from ketasim.clinical import scores
+from ketasim.errors import KetasimError
+from ketasim.model import run_arm
+from ketasim.parameter_sets import ParamSet, packaged
+from ketasim.pk.covariates import Covariates
+from ketasim.population import apply_eta, load_population, sample
+from ketasim.scenario import Arm, Scenario
+from ketasim.trial_statistics import odds_ratio, remitters, responders, wilson_ci
+
+REPORT_HOURS = (2.0, 4.0, 24.0, 72.0, 168.0, 336.0)
+
+
+@dataclass
+class ArmResult:
+    name: str
+    frame: pd.DataFrame  # the sampled patients
+    times: np.ndarray
+    madrs: np.ndarray  # (P, T)
+    cadss: np.ndarray  # (P, T)
+    sbp_rise: np.ndarray  # (P, T)
+    plasma_parent_um: np.ndarray  # (P, T) sum of dosed parent species (0 without doses)
+    strength: np.ndarray  # (P, T) prefrontal synaptic strength
+    parameter_hash: str
+
+    @property
+    def n(self) -> int:
+        return int(self.madrs.shape[0])
+
+    def at(self, hours: float) -> int:
+        return int(np.argmin(np.abs(self.times - hours)))
+
+    def response(self, hours: float) -> np.ndarray:
+        return responders(self.frame["madrs_baseline"].to_numpy(), self.madrs[:, self.at(hours)])
+
+    def remission(self, hours: float) -> np.ndarray:
+        return remitters(self.madrs[:, self.at(hours)])
+
+
+@dataclass
+class TrialResult:
+    scenario: Scenario
+    seed: int
+    arms: dict[str, ArmResult]
+    hours: tuple[float, ...]
+    control: str | None
+    meta: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """The ``ketasim trial --json`` document."""
+        out: dict = {"arms": {}, "seed": self.seed}
+        for name, a in self.arms.items():
+            out["arms"][name] = {
+                "n": a.n,
+                "response_rate": {_key(h): float(a.response(h).mean()) for h in self.hours},
+                "remission_rate": {_key(h): float(a.remission(h).mean()) for h in self.hours},
+                "madrs_change_mean": {
+                    _key(h): float((a.madrs[:, a.at(h)] - a.frame["madrs_baseline"].to_numpy()).mean())
+                    for h in self.hours
+                },
+                "dissociation_peak_mean": float(a.cadss.max(axis=1).mean()),
+                "systolic_rise_peak_mean": float(a.sbp_rise.max(axis=1).mean()),
+                "response_ci_24h": _ci(a.response(24.0)) if 24.0 in self.hours else None,
+            }
+        if self.control is not None:
+            c = self.arms[self.control]
+            comps = {}
+            for name, a in self.arms.items():
+                if name == self.control or 24.0 not in self.hours:
+                    continue
+                x1, x2 = int(a.response(24.0).sum()), int(c.response(24.0).sum())
+                o = odds_ratio(x1, a.n, x2, c.n)
+                comps[f"{name} vs {self.control}"] = {
+                    "response_odds_ratio_24h": float(o.estimate),
+                    "ci95": [float(o.lower), float(o.upper)],
+                }
+            out["comparisons"] = comps
+        out.update(self.meta)
+        return out
+
+
+def _key(h: float) -> str:
+    return f"{h:g}"
+
+
+def _ci(x: np.ndarray) -> list[float]:
+    ci = wilson_ci(int(x.sum()), x.size)
+    return [float(ci.lower), float(ci.upper)]
+
+
+def clinical_params() -> ParamSet:
+    return packaged("clinical")
+
+
+def bdnf_release_factor(genotypes: pd.Series) -> np.ndarray:
+    """Regulated BDNF release of each patient: Val/Val 1, Met/Met ``bdnf.met_release``, Val/Met the mean."""
+    met = packaged("signalling")["bdnf.met_release"]
+    table = {"Val/Val": 1.0, "Val/Met": 0.5 * (1.0 + met), "Met/Met": met}
+    return genotypes.astype(str).map(table).to_numpy(dtype=float)
+
+
+def _lognormal(rng: np.random.Generator, cv: float, n: int) -> np.ndarray:
+    s = np.sqrt(np.log1p(cv**2))
+    return np.exp(rng.normal(0.0, s, n))
+
+
+def simulate_arm(
+    scenario: Scenario, arm: Arm, frame: pd.DataFrame, rng: np.random.Generator, mechanisms=None
+) -> ArmResult:
+    """Run the mechanistic model and the clinical layer for the patients in ``frame``."""
+    n = len(frame)
+    factors = {}
+    if "eta_cl" in frame:
+        eta = apply_eta(1.0, frame["eta_cl"].to_numpy(), "lognormal")
+        factors = {"CYP3A4": eta, "CYP2B6": eta}
+    cov = Covariates.batch(frame["weight_kg"].to_numpy(), frame["cyp2b6"].astype(str).tolist(), factors)
+    ds = run_arm(
+        scenario,
+        arm,
+        cov,
+        mechanisms=mechanisms,
+        patient_params={"bdnf.release_factor": bdnf_release_factor(frame["bdnf"])},
+    )
+    p = clinical_params()
+    t = ds.time.values
+    strength = ds.surface_ampa.values * ds.spine_density.values
+    sens = _lognormal(rng, p["mood.sensitivity_cv"], n)
+    sens *= np.clip(1.0 + p["mood.bmi_effect"] * (frame["bmi_kg_m2"].to_numpy() - 30.0), 0.2, None)
+    sens *= 1.0 + p["mood.fh_aud_effect"] * frame["fh_aud"].to_numpy(dtype=float)
+    drug = scores.drug_effect(t, strength, strength[:, 0], sens, p)
+    block = ds.nmda_block.sel(cell_type="pyramidal").values
+    cadss = scores.dissociation(t, block, p)
+    notice = scores.noticeability(cadss, ds.sedation.values, p)
+    placebo = scores.placebo_fraction(t, notice, _lognormal(rng, p["placebo.cv"], n), p)
+    noise = rng.normal(0.0, p["mood.measurement_sd"], (n, t.size))
+    noise[:, 0] = 0.0
+    madrs = scores.madrs(frame["madrs_baseline"].to_numpy(), placebo, drug, noise)
+    sbp = scores.systolic_rise(t, block, frame["age_y"].to_numpy(), p)
+    parent = np.zeros_like(madrs)
+    if "plasma" in ds:
+        dosed = {d.compound for d in arm.regimen.doses}
+        from ketasim.compounds import default_library
+
+        lib = default_library()
+        names = set()
+        for cid in dosed:
+            comp = lib.get(cid, "compound")
+            names.add(comp.analyte if hasattr(comp, "analyte") else comp.id)
+        for a in names & {str(x) for x in ds.analyte.values}:
+            parent = parent + ds.plasma.sel(analyte=a).values
+    return ArmResult(arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"])
+
+
+def default_control(scenario: Scenario) -> str | None:
+    for a in scenario.arms:
+        if not a.regimen.doses:
+            return a.name
+    return None
+
+
+def run_trial(
+    scenario: Scenario,
+    n: int | None = None,
+    seed: int | None = None,
+    mechanisms=None,
+) -> TrialResult:
+    """Simulate every arm of ``scenario`` with ``n`` patients per arm."""
+    pop = scenario.population
+    n = int(pop.get("n", 100)) if n is None else n
+    seed = int(pop.get("seed", 0)) if seed is None else seed
+    if isinstance(n, bool) or n < 1:
+        raise KetasimError(f"n must be a whole number >= 1, got {n}", argument="--n")
+    if isinstance(seed, bool) or seed < 0:
+        raise KetasimError(f"seed must be a non-negative whole number, got {seed}", argument="--seed")
+    spec = load_population(str(pop.get("name", "trd")))
+    children = np.random.SeedSequence(seed).spawn(len(scenario.arms))
+    arms = {}
+    for arm, child in zip(scenario.arms, children, strict=True):
+        sample_seed, noise_seed = child.generate_state(2)
+        frame = sample(spec, n, int(sample_seed))
+        arms[arm.name] = simulate_arm(
+            scenario, arm, frame, np.random.default_rng(int(noise_seed)), mechanisms
+        )
+    hours = tuple(h for h in REPORT_HOURS if h <= scenario.horizon_h + 1e-9)
+    meta = {
+        "ketasim_version": __version__,
+        "scenario": scenario.name,
+        "population": spec.name if hasattr(spec, "name") else str(pop.get("name", "trd")),
+        "n_per_arm": n,
+        "parameter_hash": {k: a.parameter_hash for k, a in arms.items()},
+        "clinical_parameter_hash": clinical_params().digest(),
+    }
+    return TrialResult(scenario, seed, arms, hours, default_control(scenario), meta)
