@@ -101,7 +101,12 @@ def _build_parser() -> argparse.ArgumentParser:
     tri.add_argument("--report", default=None, help="directory for an HTML report with figures")
     tri.add_argument("--json", action="store_true", help="print one JSON document")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
-    val.add_argument("--mechanisms", help="comma-separated mechanism switches (not used by the PK checks)")
+    val.add_argument(
+        "--mechanisms", help="mechanism switches for the mechanism findings: NAMES, 'all' or 'none'"
+    )
+    val.add_argument(
+        "--matrix", action="store_true", help="findings x single hypotheses: which switch explains what"
+    )
     val.add_argument("--json", action="store_true", help="print one JSON document")
     return p
 
@@ -251,8 +256,23 @@ def _cmd_trial(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from ketasim.findings import run_all
+    from ketasim.mechanisms import parse_names
 
-    results = run_all()
+    if args.matrix:
+        from ketasim.mechanism_findings import hypothesis_matrix
+
+        matrix = hypothesis_matrix()
+        if args.json:
+            print(json.dumps({"matrix": matrix}, indent=2))
+            return 0
+        sets = list(next(iter(matrix.values())))
+        width = max(len(k) for k in matrix)
+        print(" " * width + "  " + " ".join(f"{s[:8]:>8}" for s in sets))
+        for fid, row in matrix.items():
+            print(f"{fid:<{width}}  " + " ".join(f"{'pass' if row[s] else '-':>8}" for s in sets))
+        return 0
+    mech = parse_names(args.mechanisms) if args.mechanisms is not None else None
+    results = run_all(mech)
     doc = {
         "findings": [r.as_dict() for r in results],
         "passed": sum(r.passed for r in results),

@@ -98,9 +98,11 @@ def to_markdown(results: list[CheckResult], title: str, command: str, catalogue:
     return "\n".join(lines) + "\n"
 
 
-def run_all() -> list[CheckResult]:
-    """Every catalogue: pharmacokinetics, then NMDA receptor pharmacology."""
+def run_all(mechanisms: frozenset[str] | None = None) -> list[CheckResult]:
+    """Every catalogue: pharmacokinetics, NMDA receptor pharmacology, then mechanism and clinical
+    findings (``mechanisms`` overrides the switches of the last; the first two do not depend on them)."""
+    from ketasim.mechanism_findings import run_checks as mechanism_checks
     from ketasim.pk.validation import run_checks as pk_checks
     from ketasim.targets.validation import run_checks as nmda_checks
 
-    return [*pk_checks(), *nmda_checks()]
+    return [*pk_checks(), *nmda_checks(), *mechanism_checks(mechanisms)]

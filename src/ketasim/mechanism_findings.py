@@ -1,0 +1,209 @@
+"""Published findings about mechanisms and clinical outcomes, one data file each (``data/findings/*.toml``).
+
+A finding file states the claim in our words, the seed review and primary citation, its role
+(calibration or validation), which hypotheses predict it, the experiment (species, doses, arms,
+perturbations, mechanisms), the readout and the expected outcome with its tolerance. Readouts:
+
+``effect``        drug minus vehicle of ``variable`` at ``hours`` (same perturbations)
+``effect_ratio``  ``effect`` with the perturbations / ``effect`` without them
+``extreme``       ``max`` or ``min`` of ``variable`` in the drug arm over ``[0, hours]``
+                  (minus 1 if ``relative``)
+``response``      response rate of a virtual trial arm at ``hours``
+``odds_ratio``    response odds ratio of ``arm`` vs ``control`` at ``hours``
+``compare``       ratio of ``extreme`` readouts between two dose lists (``doses`` over ``reference_doses``)
+
+Findings marked ``known_failure`` are run and reported as they come out.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ketasim.errors import KetasimError, unknown_choice
+from ketasim.findings import CheckResult, judge, rounded
+
+PATH = Path(__file__).parent / "data" / "findings"
+READOUTS = ("effect", "effect_ratio", "extreme", "response", "odds_ratio", "compare")
+REQUIRED = ("id", "claim", "seed", "source", "role", "experiment", "readout", "expected", "tolerance")
+
+
+def load_findings(path: Path = PATH) -> list[dict]:
+    out = []
+    for f in sorted(path.glob("*.toml")):
+        with f.open("rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise KetasimError(f"not valid TOML ({exc})", argument=f.name) from None
+        for key in REQUIRED:
+            if key not in data:
+                raise KetasimError(f"missing '{key}'", argument=f.name)
+        if data["readout"].get("kind") not in READOUTS:
+            raise unknown_choice(
+                "readout kind", str(data["readout"].get("kind")), READOUTS, f"{f.name}: readout"
+            )
+        if data["role"] not in ("calibration", "validation"):
+            raise KetasimError("role must be calibration or validation", argument=f"{f.name}: role")
+        data["file"] = f.name
+        out.append(data)
+    return out
+
+
+def _freeze(x: Any) -> Any:
+    if isinstance(x, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
+    if isinstance(x, list):
+        return tuple(_freeze(v) for v in x)
+    return x
+
+
+def _thaw(x: Any) -> Any:
+    if (
+        isinstance(x, tuple)
+        and x
+        and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) for i in x)
+    ):
+        return {k: _thaw(v) for k, v in x}
+    if isinstance(x, tuple):
+        return [_thaw(v) for v in x]
+    return x
+
+
+@lru_cache(maxsize=128)
+def _run(species: str, horizon: str, condition: str, doses: tuple, perts: tuple, mech: tuple | None):
+    from ketasim.model import run_arm
+    from ketasim.scenario import from_dict
+
+    sc = from_dict(
+        {
+            "species": species,
+            "horizon": horizon,
+            "condition": condition,
+            "arms": [{"name": "a", "doses": _thaw(doses) or [], "perturbations": list(perts)}],
+        },
+        "finding",
+    )
+    return run_arm(sc, "a", mechanisms=None if mech is None else frozenset(mech))
+
+
+@lru_cache(maxsize=8)
+def _trial(scenario: str, n: int, seed: int, mech: tuple | None):
+    from ketasim import scenario as scenario_io
+    from ketasim.trial import run_trial
+
+    return run_trial(
+        scenario_io.load(scenario), n=n, seed=seed, mechanisms=None if mech is None else frozenset(mech)
+    )
+
+
+def _at(ds, variable: str, hours: float) -> float:
+    j = int(np.argmin(np.abs(ds.time.values - hours)))
+    da = ds[variable]
+    if "cell_type" in da.dims:
+        da = da.sel(cell_type="pyramidal")
+    return float(da.values[0, j])
+
+
+def measure(finding: dict, mechanisms: frozenset[str] | None = None) -> float | None:
+    """The finding's readout from the model (``mechanisms`` overrides the experiment's switches)."""
+    e, r = finding["experiment"], finding["readout"]
+    mech = e.get("mechanisms")
+    if mechanisms is not None:
+        mech = sorted(mechanisms)
+    mech_key = None if mech is None else tuple(sorted(mech))
+    kind = r["kind"]
+    if kind in ("response", "odds_ratio"):
+        res = _trial(e["scenario"], int(e.get("n", 200)), int(e.get("seed", 1)), mech_key)
+        if kind == "response":
+            return float(res.arms[r["arm"]].response(r["hours"]).mean())
+        from ketasim.trial_statistics import odds_ratio
+
+        a, c = res.arms[r["arm"]], res.arms[r["control"]]
+        o = odds_ratio(int(a.response(r["hours"]).sum()), a.n, int(c.response(r["hours"]).sum()), c.n)
+        return float(o.estimate)
+    base = (e.get("species", "mouse"), e.get("horizon", "2 d"), e.get("condition", "healthy"))
+    doses = _freeze(e.get("doses", []))
+    perts = tuple(e.get("perturbations", []))
+
+    def effect(p: tuple) -> float:
+        drug, vehicle = _run(*base, doses, p, mech_key), _run(*base, (), p, mech_key)
+        return _at(drug, r["variable"], r["hours"]) - _at(vehicle, r["variable"], r["hours"])
+
+    def extreme(d: tuple) -> float:
+        ds = _run(*base, d, perts, mech_key)
+        da = ds[r["variable"]]
+        if "cell_type" in da.dims:
+            da = da.sel(cell_type="pyramidal")
+        window = ds.time.values <= r["hours"]
+        v = da.values[0, window]
+        x = float(v.max() if r.get("which", "max") == "max" else v.min())
+        return x - 1.0 if r.get("relative") else x
+
+    if kind == "effect":
+        return effect(perts)
+    if kind == "effect_ratio":
+        full = effect(())
+        return effect(perts) / full if full != 0 else None
+    if kind == "extreme":
+        return extreme(doses)
+    if kind == "compare":
+        ref = extreme(_freeze(e["reference_doses"]))
+        return extreme(doses) / ref if ref != 0 else None
+    raise KetasimError(f"unknown readout kind '{kind}'", argument=finding["file"])
+
+
+def run_checks(mechanisms: frozenset[str] | None = None) -> list[CheckResult]:
+    out = []
+    for f in load_findings():
+        m = measure(f, mechanisms)
+        out.append(
+            CheckResult(
+                id=f["id"],
+                passed=judge(f, m),
+                measured=rounded(m),
+                expected=f["expected"],
+                source=f["source"],
+                role=f["role"],
+                claim=f["claim"],
+                known_failure=f.get("known_failure"),
+            )
+        )
+    return out
+
+
+def hypothesis_matrix(ids: list[str] | None = None) -> dict[str, dict[str, bool]]:
+    """Finding x hypothesis set: which single switches (and all of them) reproduce each finding.
+
+    Trial-level findings are left out (they need the clinical calibration, made with the defaults)."""
+    from ketasim.mechanisms import NAMES
+
+    sets = {name: frozenset({name}) for name in NAMES}
+    sets["all"] = frozenset(NAMES)
+    findings = [f for f in load_findings() if f["readout"]["kind"] not in ("response", "odds_ratio")]
+    if ids is not None:
+        known = {f["id"] for f in findings}
+        for i in ids:
+            if i not in known:
+                raise unknown_choice("finding", i, sorted(known), "ids")
+        findings = [f for f in findings if f["id"] in ids]
+    return {f["id"]: {label: judge(f, measure(f, s)) for label, s in sets.items()} for f in findings}
+
+
+def to_markdown(results: list[CheckResult]) -> str:
+    from ketasim.findings import to_markdown as findings_markdown
+
+    return findings_markdown(
+        results,
+        "Mechanism and clinical findings against the model",
+        "python -m ketasim.mechanism_findings > docs/validation/findings.md",
+        "src/ketasim/data/findings/*.toml",
+    )
+
+
+if __name__ == "__main__":
+    print(to_markdown(run_checks()), end="")
