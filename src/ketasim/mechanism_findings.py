@@ -17,7 +17,6 @@ Findings marked ``known_failure`` are run and reported as they come out.
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.findings import CheckResult, judge, rounded
+from ketasim.toml_io import read_toml
 
 PATH = Path(__file__).parent / "data" / "findings"
 READOUTS = ("effect", "effect_ratio", "extreme", "response", "odds_ratio", "compare")
@@ -35,11 +35,7 @@ REQUIRED = ("id", "claim", "seed", "source", "role", "experiment", "readout", "e
 def load_findings(path: Path = PATH) -> list[dict]:
     out = []
     for f in sorted(path.glob("*.toml")):
-        with f.open("rb") as fh:
-            try:
-                data = tomllib.load(fh)
-            except tomllib.TOMLDecodeError as exc:
-                raise KetasimError(f"not valid TOML ({exc})", argument=f.name) from None
+        data = read_toml(f, f.name)
         for key in REQUIRED:
             if key not in data:
                 raise KetasimError(f"missing '{key}'", argument=f.name)

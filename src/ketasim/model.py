@@ -128,38 +128,33 @@ def _rest_inputs(params: ModelParams, cells, P: int, adapted: np.ndarray) -> np.
     return u
 
 
+def _species_concentrations(ds: xr.Dataset, target: str, variable: str, library: Library):
+    """(affinity of the target, concentration array) for every simulated species that has the target."""
+    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
+    for a in ds.analyte.values:
+        sp = by_analyte.get(str(a))
+        if sp is not None and target in sp.targets:
+            yield sp.targets[target], np.clip(ds[variable].sel(analyte=a).values, 0.0, None)
+
+
 def _route_occupancy(
     ds: xr.Dataset | None, target: str, variable: str, library: Library, shape
 ) -> np.ndarray:
     """Combined occupancy of one target by all species competing for it, S / (1 + S)."""
     total = np.zeros(shape)
-    if ds is None:
-        return total
-    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
-    for a in ds.analyte.values:
-        sp = by_analyte.get(str(a))
-        if sp is None or target not in sp.targets:
-            continue
-        ta = sp.targets[target]
-        c = np.clip(ds[variable].sel(analyte=a).values, 0.0, None)
-        total += (c / ta.affinity) ** ta.hill
+    if ds is not None:
+        for ta, c in _species_concentrations(ds, target, variable, library):
+            total += (c / ta.affinity) ** ta.hill
     return total / (1.0 + total)
 
 
 def _potentiation(ds: xr.Dataset | None, target: str, library: Library, shape) -> np.ndarray:
     """Sum over species of emax x fractional effect (brain ECF), each species acting alone."""
     total = np.zeros(shape)
-    if ds is None:
-        return total
-    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
-    for a in ds.analyte.values:
-        sp = by_analyte.get(str(a))
-        if sp is None or target not in sp.targets:
-            continue
-        ta = sp.targets[target]
-        emax = ta.params.get("emax")
-        c = np.clip(ds.brain_ecf.sel(analyte=a).values, 0.0, None)
-        total += occupancy(c, ta.affinity, ta.hill) * (emax.value if emax is not None else 1.0)
+    if ds is not None:
+        for ta, c in _species_concentrations(ds, target, "brain_ecf", library):
+            emax = ta.params.get("emax")
+            total += occupancy(c, ta.affinity, ta.hill) * (emax.value if emax is not None else 1.0)
     return total
 
 

@@ -10,7 +10,6 @@ one in place, so a result can always name the exact set that produced it (:meth:
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,6 +19,7 @@ from ketasim import units
 from ketasim.compounds import _param
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.provenance import Param, SourceList, Status
+from ketasim.toml_io import read_toml
 
 DATA = Path(__file__).parent / "data"
 
@@ -126,13 +126,7 @@ def _walk(table: dict, prefix: str, where: str, out: dict[str, Param]) -> None:
 def load_param_set(path: Path | str) -> ParamSet:
     """Read a scale's parameter file; every leaf must be a sourced parameter."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise KetasimError(f"no such file: {path}", argument="path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise KetasimError(f"{path.name} is not valid TOML: {exc}", argument=str(path)) from None
+    data = read_toml(path, "path")
     out: dict[str, Param] = {}
     _walk(data, "", path.name, out)
     return ParamSet(out, path.stem)

@@ -23,7 +23,6 @@ A dose may also give ``time`` (start, e.g. "30 min"), ``duration`` (IV infusions
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from ketasim import mechanisms, perturbations, units
 from ketasim.compounds import SPECIES, Library, default_library
 from ketasim.dosing import Dose, Regimen
 from ketasim.errors import KetasimError, unknown_choice
+from ketasim.toml_io import read_toml
 
 CONDITIONS = ("healthy", "depressed")
 TOP_KEYS = ("name", "species", "condition", "horizon", "perturbations", "population", "arms", "mechanisms")
@@ -167,14 +167,7 @@ def from_dict(data: dict[str, Any], source: str = "scenario", library: Library |
 def load(path: str | Path, library: Library | None = None) -> Scenario:
     """Read a scenario file; errors name the file and the key."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise KetasimError(f"no such scenario file: {path}", argument="SCENARIO") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise KetasimError(f"not valid TOML ({exc})", argument=str(path)) from None
-    return from_dict(data, path.name, library)
+    return from_dict(read_toml(path, "SCENARIO", "scenario file"), path.name, library)
 
 
 def _toml_value(v: Any) -> str:
