@@ -108,3 +108,25 @@ def test_madrs_stays_on_the_scale():
         np.array([58.0, 25.0]), np.zeros((2, 3)), np.array([[0, -0.5, 1.0]] * 2), np.full((2, 3), 5.0)
     )
     assert s.min() >= 0 and s.max() <= 60
+
+
+def test_power_grows_with_n_and_control_can_be_chosen():
+    res = trial.run_trial(scenario.load(EXAMPLE), n=60, seed=5, control="midazolam")
+    assert res.control == "midazolam"
+    power = res.power("ketamine", [5, 20, 60], n_trials=200)
+    p = [power[n]["power"] for n in (5, 20, 60)]
+    assert p[0] < p[1] < p[2] or p[2] > 0.95
+    s = res.summary()["comparisons"]["ketamine vs midazolam"]
+    g, d = s["madrs_change_hedges_g"], s["response_difference"]
+    assert g[1] <= g[0] <= g[2] and g[0] < 0  # ketamine lowers MADRS more
+    assert d[1] <= d[0] <= d[2] and d[0] > 0
+    with pytest.raises(Exception, match="did you mean 'midazolam'"):
+        trial.run_trial(scenario.load(EXAMPLE), n=5, control="midazolm")
+
+
+def test_power_option_on_the_command_line(capsys):
+    assert main(["trial", EXAMPLE, "--n", "20", "--power", "10,30", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    table = doc["power_24h"]["ketamine vs saline"]
+    assert set(table) == {"10", "30"} and 0 <= table["10"]["power"] <= table["30"]["power"] <= 1
+    assert main(["trial", EXAMPLE, "--power", "0"]) == 2

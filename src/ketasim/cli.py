@@ -99,6 +99,12 @@ def _build_parser() -> argparse.ArgumentParser:
     tri.add_argument("--n", default=None, help="patients per arm (default: the scenario's population.n)")
     tri.add_argument("--seed", default=None, help="random seed (default: the scenario's population.seed)")
     tri.add_argument("--report", default=None, help="directory for an HTML report with figures")
+    tri.add_argument(
+        "--control", default=None, help="arm to compare against (default: the first arm without doses)"
+    )
+    tri.add_argument(
+        "--power", default=None, help="patients per arm to test, e.g. '10,20,40': power on response at 24 h"
+    )
     tri.add_argument("--json", action="store_true", help="print one JSON document")
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument(
@@ -232,13 +238,24 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     from ketasim.trial import run_trial
 
     sc = scenario_io.load(args.scenario)
-    result = run_trial(sc, n=_whole(args.n, "--n"), seed=_whole(args.seed, "--seed"))
+    result = run_trial(sc, n=_whole(args.n, "--n"), seed=_whole(args.seed, "--seed"), control=args.control)
     if args.report:
         from ketasim.report.trial_report import write_report
 
         path = write_report(result, args.report)
         print(f"wrote {path}", file=sys.stderr)
     summary = result.summary()
+    if args.power:
+        ns = [_whole(x.strip(), "--power") for x in args.power.split(",") if x.strip()]
+        if not ns or min(ns) < 1:
+            raise KetasimError(
+                "give patients per arm as whole numbers >= 1", argument="--power", fix="e.g. 10,20,40"
+            )
+        summary["power_24h"] = {
+            f"{a} vs {result.control}": {str(n): v for n, v in result.power(a, ns).items()}
+            for a in result.arms
+            if a != result.control
+        }
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -250,7 +267,14 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         print(f"{name:<12} {cells}   {a['dissociation_peak_mean']:5.1f} {a['systolic_rise_peak_mean']:5.1f}")
     for k, v in summary.get("comparisons", {}).items():
         lo, hi = v["ci95"]
-        print(f"{k}: response OR at 24 h {v['response_odds_ratio_24h']:.2f} ({lo:.2f}-{hi:.2f})")
+        g = v["madrs_change_hedges_g"]
+        print(
+            f"{k}: response OR at 24 h {v['response_odds_ratio_24h']:.2f} ({lo:.2f}-{hi:.2f}); "
+            f"Hedges' g of MADRS change {g[0]:.2f} ({g[1]:.2f} to {g[2]:.2f})"
+        )
+    for k, table in summary.get("power_24h", {}).items():
+        cells = ", ".join(f"n={n}: {v['power']:.2f}" for n, v in table.items())
+        print(f"power, {k} (Fisher, alpha 0.05): {cells}")
     return 0
 
 

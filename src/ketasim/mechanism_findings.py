@@ -11,6 +11,10 @@ perturbations, mechanisms), the readout and the expected outcome with its tolera
 ``response``      response rate of a virtual trial arm at ``hours``
 ``odds_ratio``    response odds ratio of ``arm`` vs ``control`` at ``hours``
 ``compare``       ratio of ``extreme`` readouts between two dose lists (``doses`` over ``reference_doses``)
+``trial_ratio``   mean ``quantity`` (``cadss`` or ``madrs``) of a trial arm at ``hours`` over its mean at
+                  ``reference_hours``
+``subgroup``      mean fractional MADRS improvement at ``hours`` of the patients whose ``column`` is true
+                  minus that of the others (or, for a numeric column, of those above ``threshold``)
 
 Findings marked ``known_failure`` are run and reported as they come out.
 """
@@ -28,7 +32,17 @@ from ketasim.findings import CheckResult, judge, rounded
 from ketasim.toml_io import read_toml
 
 PATH = Path(__file__).parent / "data" / "findings"
-READOUTS = ("effect", "effect_ratio", "extreme", "response", "odds_ratio", "compare")
+READOUTS = (
+    "effect",
+    "effect_ratio",
+    "extreme",
+    "response",
+    "odds_ratio",
+    "compare",
+    "trial_ratio",
+    "subgroup",
+)
+TRIAL_READOUTS = ("response", "odds_ratio", "trial_ratio", "subgroup")
 REQUIRED = ("id", "claim", "seed", "source", "role", "experiment", "readout", "expected", "tolerance")
 
 
@@ -113,10 +127,21 @@ def measure(finding: dict, mechanisms: frozenset[str] | None = None) -> float | 
         mech = sorted(mechanisms)
     mech_key = None if mech is None else tuple(sorted(mech))
     kind = r["kind"]
-    if kind in ("response", "odds_ratio"):
+    if kind in TRIAL_READOUTS:
         res = _trial(e["scenario"], int(e.get("n", 200)), int(e.get("seed", 1)), mech_key)
         if kind == "response":
             return float(res.arms[r["arm"]].response(r["hours"]).mean())
+        arm = res.arms[r["arm"]]
+        if kind == "trial_ratio":
+            q = {"cadss": arm.cadss, "madrs": arm.madrs}[r["quantity"]]
+            ref = float(q[:, arm.at(r["reference_hours"])].mean())
+            return float(q[:, arm.at(r["hours"])].mean()) / ref if ref else None
+        if kind == "subgroup":
+            base = arm.frame["madrs_baseline"].to_numpy()
+            improvement = -arm.change(r["hours"]) / base
+            col = arm.frame[r["column"]].to_numpy()
+            group = col.astype(bool) if "threshold" not in r else col.astype(float) > r["threshold"]
+            return float(improvement[group].mean() - improvement[~group].mean())
         from ketasim.trial_statistics import odds_ratio
 
         a, c = res.arms[r["arm"]], res.arms[r["control"]]
@@ -180,7 +205,7 @@ def hypothesis_matrix(ids: list[str] | None = None) -> dict[str, dict[str, bool]
 
     sets = {name: frozenset({name}) for name in NAMES}
     sets["all"] = frozenset(NAMES)
-    findings = [f for f in load_findings() if f["readout"]["kind"] not in ("response", "odds_ratio")]
+    findings = [f for f in load_findings() if f["readout"]["kind"] not in TRIAL_READOUTS]
     if ids is not None:
         known = {f["id"] for f in findings}
         for i in ids:

@@ -17,13 +17,21 @@ import pandas as pd
 
 from ketasim import __version__
 from ketasim.clinical import scores
-from ketasim.errors import KetasimError
+from ketasim.errors import KetasimError, unknown_choice
 from ketasim.model import run_arm
 from ketasim.parameter_sets import ParamSet, packaged
 from ketasim.pk.covariates import Covariates
 from ketasim.population import apply_eta, load_population, sample
 from ketasim.scenario import Arm, Scenario
-from ketasim.trial_statistics import odds_ratio, remitters, responders, wilson_ci
+from ketasim.trial_statistics import (
+    hedges_g,
+    odds_ratio,
+    power_by_simulation,
+    proportion_difference_ci,
+    remitters,
+    responders,
+    wilson_ci,
+)
 
 REPORT_HOURS = (2.0, 4.0, 24.0, 72.0, 168.0, 336.0)
 
@@ -53,6 +61,10 @@ class ArmResult:
     def remission(self, hours: float) -> np.ndarray:
         return remitters(self.madrs[:, self.at(hours)])
 
+    def change(self, hours: float) -> np.ndarray:
+        """MADRS change from baseline (points, negative = better)."""
+        return self.madrs[:, self.at(hours)] - self.frame["madrs_baseline"].to_numpy()
+
 
 @dataclass
 class TrialResult:
@@ -71,10 +83,7 @@ class TrialResult:
                 "n": a.n,
                 "response_rate": {_key(h): float(a.response(h).mean()) for h in self.hours},
                 "remission_rate": {_key(h): float(a.remission(h).mean()) for h in self.hours},
-                "madrs_change_mean": {
-                    _key(h): float((a.madrs[:, a.at(h)] - a.frame["madrs_baseline"].to_numpy()).mean())
-                    for h in self.hours
-                },
+                "madrs_change_mean": {_key(h): float(a.change(h).mean()) for h in self.hours},
                 "dissociation_peak_mean": float(a.cadss.max(axis=1).mean()),
                 "systolic_rise_peak_mean": float(a.sbp_rise.max(axis=1).mean()),
                 "response_ci_24h": _ci(a.response(24.0)) if 24.0 in self.hours else None,
@@ -91,8 +100,50 @@ class TrialResult:
                     "response_odds_ratio_24h": float(o.estimate),
                     "ci95": [float(o.lower), float(o.upper)],
                 }
+            for key, extra in self.comparison_details(24.0).items():
+                comps.setdefault(key, {}).update(extra)
             out["comparisons"] = comps
         out.update(self.meta)
+        return out
+
+    def comparison_details(self, hours: float = 24.0) -> dict:
+        """Effect size (Hedges' g of the MADRS change) and response difference against the control."""
+        if self.control is None:
+            return {}
+        c = self.arms[self.control]
+        out = {}
+        for name, a in self.arms.items():
+            if name == self.control:
+                continue
+            g = hedges_g(a.change(hours), c.change(hours))
+            d = proportion_difference_ci(int(a.response(hours).sum()), a.n, int(c.response(hours).sum()), c.n)
+            out[f"{name} vs {self.control}"] = {
+                "madrs_change_hedges_g": [float(g.estimate), float(g.lower), float(g.upper)],
+                "response_difference": [float(d.estimate), float(d.lower), float(d.upper)],
+            }
+        return out
+
+    def power(
+        self, arm: str, n_per_arm: list[int], hours: float = 24.0, n_trials: int = 500, seed: int = 0
+    ) -> dict[int, dict]:
+        """Power of a two-arm trial of ``arm`` against the control on response at ``hours``.
+
+        Each simulated trial draws ``n`` patients per arm, with replacement, from this trial's virtual
+        patients (their simulated outcomes), and applies Fisher's exact test at alpha 0.05.
+        """
+        if self.control is None:
+            raise KetasimError("the scenario has no control arm (an arm without doses)", argument="power")
+        if arm not in self.arms:
+            raise unknown_choice("arm", arm, list(self.arms), "power")
+        treat, ctrl = self.arms[arm].response(hours), self.arms[self.control].response(hours)
+
+        def one(rng: np.random.Generator, n: int):
+            return rng.choice(treat, n), rng.choice(ctrl, n)
+
+        out = {}
+        for n in n_per_arm:
+            r = power_by_simulation(one, int(n), n_trials=n_trials, seed=seed, test="fisher")
+            out[int(n)] = {"power": float(r.power), "ci95": [float(r.lower), float(r.upper)]}
         return out
 
 
@@ -180,8 +231,13 @@ def run_trial(
     n: int | None = None,
     seed: int | None = None,
     mechanisms=None,
+    control: str | None = None,
 ) -> TrialResult:
-    """Simulate every arm of ``scenario`` with ``n`` patients per arm."""
+    """Simulate every arm of ``scenario`` with ``n`` patients per arm.
+
+    Comparisons are against ``control`` (default: the first arm without doses)."""
+    if control is not None:
+        scenario.arm(control)  # unknown arm -> error naming the choices
     pop = scenario.population
     n = int(pop.get("n", 100)) if n is None else n
     seed = int(pop.get("seed", 0)) if seed is None else seed
@@ -207,4 +263,4 @@ def run_trial(
         "parameter_hash": {k: a.parameter_hash for k, a in arms.items()},
         "clinical_parameter_hash": clinical_params().digest(),
     }
-    return TrialResult(scenario, seed, arms, hours, default_control(scenario), meta)
+    return TrialResult(scenario, seed, arms, hours, control or default_control(scenario), meta)
