@@ -194,7 +194,8 @@ def run_arm(
     else:
         block = _zero_block(P, t)
     zero = _zero_block(P, t)
-    avail = available_conductance(block.nmda_block_by_subunit, params.expression, cells)
+    nam = block.get("nam_inhibition")
+    avail = available_conductance(block.nmda_block_by_subunit, params.expression, cells, nam)
     avail0 = available_conductance(zero.nmda_block_by_subunit, params.expression, cells)
     chronic = model_params(perturbations.chronic(arm.perturbations))
     adapted = _adapted_conductance(chronic, cells)

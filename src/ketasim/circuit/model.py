@@ -61,8 +61,12 @@ def available_conductance(
     block_by_subunit: xr.DataArray,
     expression: Expression | None = None,
     cells: Mapping[str, CellType] | None = None,
+    nam_inhibition: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """NMDA conductance available (patient, time, cell_type) relative to the wild-type drug-free cell."""
+    """NMDA conductance available (patient, time, cell_type) relative to the wild-type drug-free cell.
+
+    ``nam_inhibition`` (patient, time, subunit) removes a further fraction of each subunit's current
+    (allosteric modulators such as traxoprodil act on GluN2B without entering the pore)."""
     cells = cells or cell_types()
     expression = dict(expression or {})
     check_expression(expression, cells)
@@ -73,7 +77,10 @@ def available_conductance(
         acc = 0.0
         for sub, wt in w.items():
             b = block_by_subunit.sel(cell_type=name, subunit=sub).fillna(0.0)
-            acc = acc + wt * expression.get(f"{name}.{sub}", 1.0) * (1.0 - b)
+            left = 1.0 - b
+            if nam_inhibition is not None:
+                left = left * (1.0 - nam_inhibition.sel(subunit=sub))
+            acc = acc + wt * expression.get(f"{name}.{sub}", 1.0) * left
         out.append(acc / total)
     return xr.concat(out, dim=xr.DataArray(list(POPULATIONS), dims="cell_type", name="cell_type")).transpose(
         "patient", "time", "cell_type"

@@ -1,18 +1,19 @@
 """Spine density of prefrontal pyramidal neurons (pure equations; parameters in ``data/spines.toml``).
 
-dS/dt = k_e * phi * (1 + g * max(s - s_ref, 0)) - k_e * sigma * S
+dS/dt = k_e * phi * (1 + F(g * max(s - s_ref, 0))) - k_e * sigma * S,   F(x) = x / (1 + x / F_max)
 
-with S the density relative to the healthy adult, k_e the elimination rate (formation balances it in
-health), s the synaptic protein supply, s_ref its drug-free level in the same subject, g the
-formation gain, and phi, sigma the formation and elimination factors of the depressed state (1 when
-healthy). Formation answers a rise of synaptic protein (in wild-type units) above the level the
-subject's spines are adapted to: s_ref is the drug-free steady state with the subject's chronic
-(genetic) perturbations but without acute co-drugs. Lifelong differences are taken as compensated by
-homeostatic plasticity (Turrigiano GG 2008, Cell 135:422), which keeps knockout lines at a normal
-spine density; an acute inhibitor (rapamycin) lowers synaptic protein below s_ref and so prevents
-formation. Ketamine raises formation, not
-elimination (Phoumthipphavong V et al. 2016, eNeuro; Moda-Sava RN et al. 2019, Science 364:eaat8078),
-so spines come after synaptic proteins and outlast them by the elimination time.
+with S the density relative to the healthy adult, k_e the elimination rate (formation balances it
+in health), s the synaptic protein supply, s_ref the level the spines are adapted to, g the
+formation gain, F_max the largest rise of formation (saturation), and phi, sigma the formation and
+elimination factors of the depressed state (1 when healthy).
+
+Formation answers a rise of synaptic protein (in wild-type units) above s_ref, the drug-free steady
+state with the subject's chronic (genetic) perturbations but without acute co-drugs. Lifelong
+differences are taken as compensated by homeostatic plasticity (Turrigiano GG 2008, Cell 135:422),
+which keeps knockout lines at a normal spine density; an acute inhibitor (rapamycin) lowers
+synaptic protein below s_ref and so prevents formation. Ketamine raises formation, not elimination
+(Phoumthipphavong V et al. 2016, eNeuro; Moda-Sava RN et al. 2019, Science 364:eaat8078), so spines
+come after synaptic proteins and outlast them by the elimination time.
 """
 
 from __future__ import annotations
@@ -40,6 +41,6 @@ def spine_rate(
     """dS/dt (1/h) for density ``S``, synaptic protein ``protein`` and its adapted level ``reference``."""
     phi, sigma = condition_factors(p, depressed)
     k = p["turnover.elimination"]
-    excess = np.clip(protein - reference, 0.0, None)
-    formation = k * phi * (1.0 + p["turnover.formation_gain"] * excess)
+    drive = p["turnover.formation_gain"] * np.clip(protein - reference, 0.0, None)
+    formation = k * phi * (1.0 + drive / (1.0 + drive / p["turnover.formation_max"]))
     return formation - k * sigma * S

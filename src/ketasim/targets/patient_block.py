@@ -14,7 +14,7 @@ import xarray as xr
 
 from ketasim.compounds import Library, Species, default_library
 from ketasim.targets.cell_types import CellType, cell_types
-from ketasim.targets.nmda_kinetics import blocker_for
+from ketasim.targets.nmda_kinetics import blocker_for, modulator_for
 from ketasim.targets.nmda_reduced import per_period_rates
 from ketasim.targets.receptor_data import PER_HOUR
 
@@ -74,6 +74,33 @@ def solve_block(
     return b
 
 
+def nam_inhibition(
+    ds: xr.Dataset, library: Library, subunits: list[str], variable: str = "brain_ecf"
+) -> np.ndarray:
+    """Fraction of each subunit's current removed by negative allosteric modulators (patient, time, subunit).
+
+    Modulators compete for one allosteric site (the ifenprodil site of GluN2B) and are taken at
+    equilibrium with the brain extracellular concentration (their unbinding, ~minutes, is fast on the
+    scale of the output grid); a bound modulator removes the fraction ``nam_efficacy`` of the current.
+    """
+    P, T = ds.sizes["patient"], ds.sizes["time"]
+    out = np.zeros((P, T, len(subunits)))
+    by_analyte = {c.analyte: c for c in library.compounds.values() if isinstance(c, Species)}
+    for si, sub in enumerate(subunits):
+        ratio = np.zeros((P, T))
+        weighted = np.zeros((P, T))
+        for a in ds.analyte.values:
+            sp = by_analyte.get(str(a))
+            mod = modulator_for(sp, sub) if sp is not None else None
+            if mod is None:
+                continue
+            r = np.clip(ds[variable].sel(analyte=a).values, 0.0, None) / mod.kd
+            ratio += r
+            weighted += r * mod.efficacy
+        out[:, :, si] = weighted / (1.0 + ratio)
+    return out
+
+
 def nmda_block(
     ds: xr.Dataset,
     library: Library | None = None,
@@ -106,8 +133,14 @@ def nmda_block(
                 b = solve_block(np.clip(conc, 0, None), t, on, off).sum(axis=-1)
                 by_sub[:, :, ci, si] = b
                 total[:, :, ci] += cell.subunits[sub] * b
+    nam = nam_inhibition(ds, library, subunits)
     return xr.Dataset(
         {
+            "nam_inhibition": (
+                ("patient", "time", "subunit"),
+                nam,
+                {"units": "1", "long_name": "fraction of NMDA current removed by allosteric modulators"},
+            ),
             "nmda_block": (
                 ("patient", "time", "cell_type"),
                 total,
