@@ -18,7 +18,7 @@ from typing import Any
 
 from ketasim import units
 from ketasim.errors import KetasimError, unknown_choice
-from ketasim.provenance import Param, Status
+from ketasim.provenance import Param, read_param_fields
 
 DATA_DIR = Path(__file__).parent / "data" / "compounds"
 
@@ -235,32 +235,7 @@ Compound = Species | Mixture
 
 def _param(raw: Any, where: str, name: str, spec: tuple[str, float, float, bool]) -> Param:
     kind, lo, hi, _ = spec
-    if not isinstance(raw, dict):
-        raise KetasimError(
-            "must be an inline table {value, unit, source, status}",
-            argument=where,
-            fix='e.g. { value = 1.0, unit = "L", source = "...", status = "measured" }',
-        )
-    for key in ("value", "unit", "source", "status"):
-        if key not in raw:
-            raise KetasimError(
-                f"missing '{key}'", argument=where, fix="every parameter needs value, unit, source and status"
-            )
-    value = raw["value"]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise KetasimError(f"value {value!r} is not a number", argument=where)
-    try:
-        status = Status(raw["status"])
-    except ValueError:
-        raise KetasimError(
-            f"status '{raw['status']}' is not one of measured, derived, fitted, assumed", argument=where
-        ) from None
-    if status is Status.FITTED and not raw.get("calibration"):
-        raise KetasimError(
-            "a fitted parameter must name its calibration data", argument=where, fix='add calibration = "..."'
-        )
-    if not str(raw["source"]).strip():
-        raise KetasimError("empty source", argument=where, fix="cite where the value comes from")
+    value, status = read_param_fields(raw, where)
     canonical = units.convert(float(value), str(raw["unit"]), kind, where)
     if not (lo <= canonical <= hi):
         raise KetasimError(
@@ -268,9 +243,6 @@ def _param(raw: Any, where: str, name: str, spec: tuple[str, float, float, bool]
             f"[{lo}, {hi}] {units.CANONICAL[kind]}",
             argument=where,
         )
-    unexpected = set(raw) - {"value", "unit", "source", "status", "calibration", "note"}
-    if unexpected:
-        raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=where)
     return Param(
         value=canonical,
         unit=units.LABEL[kind],

@@ -117,11 +117,19 @@ def _adapted_conductance(chronic: ModelParams, cells) -> np.ndarray:
     return available_conductance(zero.nmda_block_by_subunit, chronic.expression, cells).values[0, 0]
 
 
-def _rest_inputs(params: ModelParams, cells, P: int, adapted: np.ndarray) -> np.ndarray:
-    """Drug-free cascade inputs of a subject with these parameters."""
+def _drug_free_circuit(params: ModelParams, cells, P: int, adapted: np.ndarray) -> xr.Dataset:
+    """Circuit outputs without drug (one time point; they do not change with time)."""
     zero = _zero_block(P, np.zeros(1))
     avail0 = available_conductance(zero.nmda_block_by_subunit, params.expression, cells)
-    circ0 = circuit_outputs(avail0, params.circuit, adapted)
+    return circuit_outputs(avail0, params.circuit, adapted)
+
+
+def _rest_inputs(
+    params: ModelParams, cells, P: int, adapted: np.ndarray, circ0: xr.Dataset | None = None
+) -> np.ndarray:
+    """Drug-free cascade inputs of a subject with these parameters."""
+    if circ0 is None:
+        circ0 = _drug_free_circuit(params, cells, P, adapted)
     u = np.zeros((P, len(cascade.INPUTS)))
     u[:, cascade.UX["ca"]] = circ0.resting_nmda_ca.values[:, 0]
     u[:, cascade.UX["ampa"]] = circ0.glutamate.values[:, 0] * (1.0 - params.cascade["ampa.antagonist_block"])
@@ -193,20 +201,18 @@ def run_arm(
         block = nmda_block(pk, library, cells)
     else:
         block = _zero_block(P, t)
-    zero = _zero_block(P, t)
     nam = block.get("nam_inhibition")
     avail = available_conductance(block.nmda_block_by_subunit, params.expression, cells, nam)
-    avail0 = available_conductance(zero.nmda_block_by_subunit, params.expression, cells)
     chronic = model_params(perturbations.chronic(arm.perturbations))
     adapted = _adapted_conductance(chronic, cells)
     circ = circuit_outputs(avail, params.circuit, adapted)
-    circ0 = circuit_outputs(avail0, params.circuit, adapted)
+    circ0 = _drug_free_circuit(params, cells, P, adapted)
 
     shape = (P, t.size)
     u = np.zeros((*shape, len(cascade.INPUTS)))
     ux = cascade.UX
     ca = circ.resting_nmda_ca.values if "resting_nmda" in on else circ0.resting_nmda_ca.values
-    glu = circ.glutamate.values if "disinhibition" in on else circ0.glutamate.values
+    glu = circ.glutamate.values if "disinhibition" in on else circ0.glutamate.values  # (P, 1) broadcasts
     pot = _potentiation(pk, "ampa_potentiation", library, shape) if "hnk_ampa" in on else np.zeros(shape)
     ampa_open = 1.0 - params.cascade["ampa.antagonist_block"]
     u[..., ux["ca"]] = ca
@@ -227,7 +233,7 @@ def run_arm(
         _rest_inputs(chronic, cells, P, adapted), dict(chronic.cascade), depressed
     )
     ref = y_adapted[:, cascade.IX["synaptic_protein"]]
-    y0 = cascade.steady_state(_rest_inputs(params, cells, P, adapted), p, depressed, ref)
+    y0 = cascade.steady_state(_rest_inputs(params, cells, P, adapted, circ0), p, depressed, ref)
     y = cascade.integrate(t, u, y0, p, depressed, protein_ref=ref)
 
     data = {}

@@ -65,7 +65,7 @@ from scipy import special
 from ketasim.errors import KetasimError, suggest, unknown_choice
 from ketasim.physiology import CYP2B6_GENOTYPES
 from ketasim.pk.covariates import Covariates
-from ketasim.provenance import Param, Status
+from ketasim.provenance import Param, Status, read_param_fields
 from ketasim.units import ureg
 
 DATA_DIR = Path(__file__).parent / "data" / "populations"
@@ -273,35 +273,11 @@ def _table(raw: Any, where: str) -> dict:
 
 def _param(raw: Any, where: str, name: str, kind: str) -> Param:
     unit_name, label, lo, hi = _KINDS[kind]
-    if not isinstance(raw, dict):
-        raise KetasimError(
-            "must be an inline table {value, unit, source, status}",
-            argument=where,
-            fix='e.g. { value = 0.5, unit = "", source = "...", status = "measured" }',
-        )
-    for key in ("value", "unit", "source", "status"):
-        if key not in raw:
-            raise KetasimError(
-                f"missing '{key}'", argument=where, fix="every parameter needs value, unit, source and status"
-            )
-    unexpected = set(raw) - {"value", "unit", "source", "status", "calibration", "note"}
-    if unexpected:
-        raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=where)
-    value = raw["value"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise KetasimError(f"value {value!r} is not a finite number", argument=where)
-    try:
-        status = Status(raw["status"])
-    except ValueError:
-        raise KetasimError(
-            f"status '{raw['status']}' is not one of measured, derived, fitted, assumed", argument=where
-        ) from None
-    if status is Status.FITTED and not raw.get("calibration"):
-        raise KetasimError(
-            "a fitted parameter must name its calibration data", argument=where, fix='add calibration = "..."'
-        )
-    if not str(raw["source"]).strip():
-        raise KetasimError("empty source", argument=where, fix="cite where the value comes from")
+    value, status = read_param_fields(
+        raw, where, 'e.g. { value = 0.5, unit = "", source = "...", status = "measured" }'
+    )
+    if not math.isfinite(value):
+        raise KetasimError(f"value {raw['value']!r} is not a finite number", argument=where)
     unit = str(raw["unit"]).strip()
     try:
         quantity = ureg.Quantity(float(value), unit if unit not in ("", "1") else "dimensionless")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ketasim.errors import KetasimError
+
 
 class Status(StrEnum):
     """How a parameter value was obtained."""
@@ -56,6 +58,49 @@ class Param:
         if self.calibration:
             out["calibration"] = self.calibration
         return out
+
+
+PARAM_KEYS = ("value", "unit", "source", "status", "calibration", "note")
+
+
+def read_param_fields(
+    raw: Any,
+    where: str,
+    example: str = 'e.g. { value = 1.0, unit = "L", source = "...", status = "measured" }',
+) -> tuple[float, Status]:
+    """Check the shape of a parameter table ``{value, unit, source, status[, calibration, note]}``.
+
+    Returns the raw number and its status; unit conversion and ranges are the caller's. Every
+    problem is a :class:`KetasimError` naming ``where``.
+    """
+    if not isinstance(raw, dict):
+        raise KetasimError(
+            "must be an inline table {value, unit, source, status}", argument=where, fix=example
+        )
+    for key in ("value", "unit", "source", "status"):
+        if key not in raw:
+            raise KetasimError(
+                f"missing '{key}'", argument=where, fix="every parameter needs value, unit, source and status"
+            )
+    unexpected = set(raw) - set(PARAM_KEYS)
+    if unexpected:
+        raise KetasimError(f"unknown key(s) {sorted(unexpected)}", argument=where)
+    value = raw["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KetasimError(f"value {value!r} is not a number", argument=where)
+    try:
+        status = Status(raw["status"])
+    except ValueError:
+        raise KetasimError(
+            f"status '{raw['status']}' is not one of measured, derived, fitted, assumed", argument=where
+        ) from None
+    if status is Status.FITTED and not raw.get("calibration"):
+        raise KetasimError(
+            "a fitted parameter must name its calibration data", argument=where, fix='add calibration = "..."'
+        )
+    if not str(raw["source"]).strip():
+        raise KetasimError("empty source", argument=where, fix="cite where the value comes from")
+    return float(value), status
 
 
 @dataclass
