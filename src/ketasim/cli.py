@@ -114,7 +114,26 @@ def _build_parser() -> argparse.ArgumentParser:
         "--matrix", action="store_true", help="findings x single hypotheses: which switch explains what"
     )
     val.add_argument("--json", action="store_true", help="print one JSON document")
+    for module in _command_modules():
+        module.register(sub)
     return p
+
+
+def _command_modules() -> list:
+    """Commands that live in their own module under :mod:`ketasim.commands`.
+
+    Each such module defines ``NAME``, ``register(sub)`` (adds its sub-parser) and ``run(args) -> int``.
+    """
+    import importlib
+    import pkgutil
+
+    from ketasim import commands
+
+    return [
+        importlib.import_module(f"ketasim.commands.{m.name}")
+        for m in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name)
+        if not m.name.startswith("_")
+    ]
 
 
 def _number(text: str | None, argument: str, unit: str) -> float | None:
@@ -435,6 +454,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_simulate(args)
         if args.command == "trial":
             return _cmd_trial(args)
+        for module in _command_modules():
+            if args.command == module.NAME:
+                return module.run(args)
         raise KetasimError(f"unknown command '{args.command}'")
     except KetasimError as exc:
         print(f"ketasim: error: {exc}", file=sys.stderr)
