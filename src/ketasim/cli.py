@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from ketasim import __version__, units
@@ -106,6 +107,28 @@ def _build_parser() -> argparse.ArgumentParser:
         "--power", default=None, help="patients per arm to test, e.g. '10,20,40': power on response at 24 h"
     )
     tri.add_argument("--json", action="store_true", help="print one JSON document")
+    tri.add_argument(
+        "--chunk-size",
+        default=None,
+        metavar="N",
+        help="run patients in chunks of N (a multiple of 250; default 2000 when any of --chunk-size, "
+        "--workers, --scheduler or --out is given)",
+    )
+    tri.add_argument(
+        "--workers", default=None, metavar="N", help="local worker processes (default: one per core)"
+    )
+    tri.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the chunks on a Dask cluster, e.g. tcp://host:8786",
+    )
+    tri.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="stream per-patient results to DIR/<arm>.parquet and write DIR/summary.json",
+    )
     val = sub.add_parser("validate", help="run the catalogue of published findings against the model")
     val.add_argument(
         "--mechanisms", help="mechanism switches for the mechanism findings: NAMES, 'all' or 'none'"
@@ -252,28 +275,81 @@ def _whole(text: str | None, argument: str) -> int | None:
     return value
 
 
+def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[int, int]], str | None]:
+    """``ketasim trial`` in chunks (any of --chunk-size, --workers, --scheduler, --out)."""
+    from ketasim.scale.chunks import DEFAULT_CHUNK_SIZE, run_chunked
+
+    if args.report:
+        raise KetasimError(
+            "the HTML report needs every patient's time course; chunked runs keep per-patient rows only",
+            argument="--report",
+            fix="drop --report, or drop --chunk-size, --workers, --scheduler and --out",
+        )
+    chunk = _whole(args.chunk_size, "--chunk-size")
+    last = [0.0]
+
+    def progress(arm: str, done: int, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 5.0 or done == n:
+            last[0] = now
+            print(f"{arm}: {done}/{n} patients", file=sys.stderr)
+
+    run = run_chunked(
+        sc,
+        n=_whole(args.n, "--n"),
+        seed=_whole(args.seed, "--seed"),
+        chunk_size=DEFAULT_CHUNK_SIZE if chunk is None else chunk,
+        scheduler=args.scheduler,
+        workers=_whole(args.workers, "--workers"),
+        out=args.out,
+        control=args.control,
+        progress=progress,
+    )
+    if args.out:
+        written = [*run.files.values(), run.directory / "summary.json"]
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    counts = {k: (a.responders[24.0], a.n) for k, a in run.arms.items() if 24.0 in a.hours}
+    return run.summary, counts, run.control
+
+
 def _cmd_trial(args: argparse.Namespace) -> int:
     from ketasim import scenario as scenario_io
-    from ketasim.trial import run_trial
+    from ketasim.trial import response_power, run_trial
 
     sc = scenario_io.load(args.scenario)
-    result = run_trial(sc, n=_whole(args.n, "--n"), seed=_whole(args.seed, "--seed"), control=args.control)
-    if args.report:
-        from ketasim.report.trial_report import write_report
-
-        path = write_report(result, args.report)
-        print(f"wrote {path}", file=sys.stderr)
-    summary = result.summary()
+    ns = None
     if args.power:
         ns = [_whole(x.strip(), "--power") for x in args.power.split(",") if x.strip()]
         if not ns or min(ns) < 1:
             raise KetasimError(
                 "give patients per arm as whole numbers >= 1", argument="--power", fix="e.g. 10,20,40"
             )
+    if any(x is not None for x in (args.chunk_size, args.workers, args.scheduler, args.out)):
+        summary, counts, control = _trial_chunked(args, sc)
+    else:
+        result = run_trial(
+            sc, n=_whole(args.n, "--n"), seed=_whole(args.seed, "--seed"), control=args.control
+        )
+        if args.report:
+            from ketasim.report.trial_report import write_report
+
+            path = write_report(result, args.report)
+            print(f"wrote {path}", file=sys.stderr)
+        summary, control = result.summary(), result.control
+        counts = {k: (int(a.response(24.0).sum()), a.n) for k, a in result.arms.items()}
+    if ns is not None:
+        if control is None:
+            raise KetasimError("the scenario has no control arm (an arm without doses)", argument="power")
+        if control not in counts:
+            raise KetasimError(
+                "power on response at 24 h needs a horizon of at least 24 h", argument="--power"
+            )
         summary["power_24h"] = {
-            f"{a} vs {result.control}": {str(n): v for n, v in result.power(a, ns).items()}
-            for a in result.arms
-            if a != result.control
+            f"{a} vs {control}": {
+                str(n): v for n, v in response_power(counts[a], counts[control], ns).items()
+            }
+            for a in counts
+            if a != control
         }
     if args.json:
         print(json.dumps(summary))

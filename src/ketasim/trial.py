@@ -2,10 +2,13 @@
 
 Each arm gets its own random sample of ``n`` patients from the scenario's population (default the
 treatment-resistant depression population ``trd``), which is what randomisation produces. Seeds are
-derived from one ``numpy.random.SeedSequence`` per trial, so the same seed gives the same trial,
-and arms are independent of each other's size. Between-patient differences come from covariates
-(weight, CYP2B6, BDNF Val66Met, BMI, family history of alcohol use disorder, age), clearance
-variability, and the clinical layer's sensitivity, placebo and rating noise.
+derived from one ``numpy.random.SeedSequence`` per trial, by arm and by block of patients
+(:mod:`ketasim.scale.seeding`), so the same seed gives the same trial, arms are independent of each
+other's size, and a patient's covariates and clinical noise do not depend on the trial size or on how a
+run is split into chunks (:mod:`ketasim.scale.chunks` runs the same blocks in chunks, locally or on Dask).
+Between-patient differences come from covariates (weight, CYP2B6, BDNF Val66Met, BMI, family history of
+alcohol use disorder, age), clearance variability, and the clinical layer's sensitivity, placebo and
+rating noise.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from ketasim.errors import KetasimError, unknown_choice
 from ketasim.model import run_arm
 from ketasim.parameter_sets import ParamSet, packaged
 from ketasim.pk.covariates import Covariates
-from ketasim.population import apply_eta, load_population, sample
+from ketasim.population import PopulationSpec, apply_eta, load_population
+from ketasim.scale.seeding import SEED_BLOCK, Block, block_frame, block_noise, blocks, check_block_size
 from ketasim.scenario import Arm, Scenario
 from ketasim.trial_statistics import (
     hedges_g,
@@ -136,15 +140,34 @@ class TrialResult:
         if arm not in self.arms:
             raise unknown_choice("arm", arm, list(self.arms), "power")
         treat, ctrl = self.arms[arm].response(hours), self.arms[self.control].response(hours)
+        return response_power(
+            (int(treat.sum()), treat.size), (int(ctrl.sum()), ctrl.size), n_per_arm, n_trials, seed
+        )
 
-        def one(rng: np.random.Generator, n: int):
-            return rng.choice(treat, n), rng.choice(ctrl, n)
 
-        out = {}
-        for n in n_per_arm:
-            r = power_by_simulation(one, int(n), n_trials=n_trials, seed=seed, test="fisher")
-            out[int(n)] = {"power": float(r.power), "ci95": [float(r.lower), float(r.upper)]}
-        return out
+def response_power(
+    treatment: tuple[int, int],
+    control: tuple[int, int],
+    n_per_arm: list[int],
+    n_trials: int = 500,
+    seed: int = 0,
+) -> dict[int, dict]:
+    """Power of a two-arm trial on response, from (responders, patients) of each simulated arm.
+
+    Each simulated trial draws ``n`` patients per arm with replacement from the simulated patients, which
+    for a yes/no outcome is ``n`` Bernoulli draws at the arm's response rate (drawn as ``u < rate``, so the
+    counts alone, e.g. of a chunked run of a million patients, give the same numbers), and applies
+    Fisher's exact test at alpha 0.05."""
+    p_t, p_c = treatment[0] / treatment[1], control[0] / control[1]
+
+    def one(rng: np.random.Generator, n: int):
+        return rng.random(n) < p_t, rng.random(n) < p_c
+
+    out = {}
+    for n in n_per_arm:
+        r = power_by_simulation(one, int(n), n_trials=n_trials, seed=seed, test="fisher")
+        out[int(n)] = {"power": float(r.power), "ci95": [float(r.lower), float(r.upper)]}
+    return out
 
 
 def _key(h: float) -> str:
@@ -167,15 +190,26 @@ def bdnf_release_factor(genotypes: pd.Series) -> np.ndarray:
     return genotypes.astype(str).map(table).to_numpy(dtype=float)
 
 
-def _lognormal(rng: np.random.Generator, cv: float, n: int) -> np.ndarray:
-    s = np.sqrt(np.log1p(cv**2))
-    return np.exp(rng.normal(0.0, s, n))
+def _lognormal(z: np.ndarray, cv: float) -> np.ndarray:
+    """Median-1 lognormal factors with coefficient of variation ``cv`` from standard normals ``z``."""
+    return np.exp(np.sqrt(np.log1p(cv**2)) * z)
+
+
+def clinical_draws(rng: np.random.Generator, n: int, n_times: int) -> np.ndarray:
+    """Standard normals of the clinical layer, a row per patient: sensitivity, placebo, noise at each time.
+
+    Drawn row-major in one call, so the first ``m`` rows are the same whatever ``n`` is: a patient's
+    clinical noise depends on the generator and the patient's row only (see :mod:`ketasim.scale.seeding`)."""
+    return rng.standard_normal((n, 2 + n_times))
 
 
 def simulate_arm(
     scenario: Scenario, arm: Arm, frame: pd.DataFrame, rng: np.random.Generator, mechanisms=None
 ) -> ArmResult:
-    """Run the mechanistic model and the clinical layer for the patients in ``frame``."""
+    """Run the mechanistic model and the clinical layer for the patients in ``frame``.
+
+    ``rng`` gives each patient's clinical random numbers (:func:`clinical_draws`), row ``i`` to the
+    patient in row ``i`` of ``frame``."""
     n = len(frame)
     factors = {}
     if "eta_cl" in frame:
@@ -192,15 +226,16 @@ def simulate_arm(
     p = clinical_params()
     t = ds.time.values
     strength = ds.surface_ampa.values * ds.spine_density.values
-    sens = _lognormal(rng, p["mood.sensitivity_cv"], n)
+    z = clinical_draws(rng, n, t.size)
+    sens = _lognormal(z[:, 0], p["mood.sensitivity_cv"])
     sens *= np.clip(1.0 + p["mood.bmi_effect"] * (frame["bmi_kg_m2"].to_numpy() - 30.0), 0.2, None)
     sens *= 1.0 + p["mood.fh_aud_effect"] * frame["fh_aud"].to_numpy(dtype=float)
     drug = scores.drug_effect(t, strength, strength[:, 0], sens, p)
     block = ds.nmda_block.sel(cell_type="pyramidal").values
     cadss = scores.dissociation(t, block, p)
     notice = scores.noticeability(cadss, ds.sedation.values, p)
-    placebo = scores.placebo_fraction(t, notice, _lognormal(rng, p["placebo.cv"], n), p)
-    noise = rng.normal(0.0, p["mood.measurement_sd"], (n, t.size))
+    placebo = scores.placebo_fraction(t, notice, _lognormal(z[:, 1], p["placebo.cv"]), p)
+    noise = p["mood.measurement_sd"] * z[:, 2:]
     noise[:, 0] = 0.0
     madrs = scores.madrs(frame["madrs_baseline"].to_numpy(), placebo, drug, noise)
     sbp = scores.systolic_rise(t, block, frame["age_y"].to_numpy(), p)
@@ -226,18 +261,50 @@ def default_control(scenario: Scenario) -> str | None:
     return None
 
 
-def run_trial(
+def simulate_block(
     scenario: Scenario,
-    n: int | None = None,
-    seed: int | None = None,
+    block: Block,
+    spec: PopulationSpec,
+    seed: int,
     mechanisms=None,
-    control: str | None = None,
-) -> TrialResult:
-    """Simulate every arm of ``scenario`` with ``n`` patients per arm.
+    block_size: int = SEED_BLOCK,
+) -> ArmResult:
+    """Simulate the patients of one seeding block (:mod:`ketasim.scale.seeding`) as one batch."""
+    arm = scenario.arms[block.arm_index]
+    frame = block_frame(spec, seed, block, block_size)
+    return simulate_arm(scenario, arm, frame, block_noise(seed, block), mechanisms)
 
-    Comparisons are against ``control`` (default: the first arm without doses)."""
-    if control is not None:
-        scenario.arm(control)  # unknown arm -> error naming the choices
+
+def concat_results(parts: list[ArmResult]) -> ArmResult:
+    """One arm's result from the results of its consecutive blocks."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    for p in parts[1:]:
+        same = p.name == first.name and p.parameter_hash == first.parameter_hash
+        if not same or not np.array_equal(p.times, first.times):
+            raise ValueError(f"results of arm '{p.name}' do not join onto arm '{first.name}'")
+    frame = pd.concat([p.frame for p in parts])
+    frame.attrs = dict(first.frame.attrs)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return ArmResult(
+        first.name,
+        frame,
+        first.times,
+        cat("madrs"),
+        cat("cadss"),
+        cat("sbp_rise"),
+        cat("plasma_parent_um"),
+        cat("strength"),
+        first.parameter_hash,
+    )
+
+
+def check_n_seed(scenario: Scenario, n: int | None, seed: int | None) -> tuple[int, int]:
+    """Patients per arm and seed (the scenario's population defaults when None), checked."""
     pop = scenario.population
     n = int(pop.get("n", 100)) if n is None else n
     seed = int(pop.get("seed", 0)) if seed is None else seed
@@ -245,22 +312,53 @@ def run_trial(
         raise KetasimError(f"n must be a whole number >= 1, got {n}", argument="--n")
     if isinstance(seed, bool) or seed < 0:
         raise KetasimError(f"seed must be a non-negative whole number, got {seed}", argument="--seed")
-    spec = load_population(str(pop.get("name", "trd")))
-    children = np.random.SeedSequence(seed).spawn(len(scenario.arms))
-    arms = {}
-    for arm, child in zip(scenario.arms, children, strict=True):
-        sample_seed, noise_seed = child.generate_state(2)
-        frame = sample(spec, n, int(sample_seed))
-        arms[arm.name] = simulate_arm(
-            scenario, arm, frame, np.random.default_rng(int(noise_seed)), mechanisms
-        )
-    hours = tuple(h for h in REPORT_HOURS if h <= scenario.horizon_h + 1e-9)
-    meta = {
+    return int(n), int(seed)
+
+
+def report_hours(scenario: Scenario) -> tuple[float, ...]:
+    """The report hours (:data:`REPORT_HOURS`) within the scenario's horizon."""
+    return tuple(h for h in REPORT_HOURS if h <= scenario.horizon_h + 1e-9)
+
+
+def trial_meta(scenario: Scenario, spec: PopulationSpec, n: int, parameter_hash: dict[str, str]) -> dict:
+    """The run's record in the summary: version, scenario, population, size and parameter digests."""
+    pop = scenario.population
+    return {
         "ketasim_version": __version__,
         "scenario": scenario.name,
         "population": spec.name if hasattr(spec, "name") else str(pop.get("name", "trd")),
         "n_per_arm": n,
-        "parameter_hash": {k: a.parameter_hash for k, a in arms.items()},
+        "parameter_hash": parameter_hash,
         "clinical_parameter_hash": clinical_params().digest(),
     }
-    return TrialResult(scenario, seed, arms, hours, control or default_control(scenario), meta)
+
+
+def run_trial(
+    scenario: Scenario,
+    n: int | None = None,
+    seed: int | None = None,
+    mechanisms=None,
+    control: str | None = None,
+    *,
+    block_size: int = SEED_BLOCK,
+) -> TrialResult:
+    """Simulate every arm of ``scenario`` with ``n`` patients per arm, block by block, in this process.
+
+    Comparisons are against ``control`` (default: the first arm without doses). Patients are seeded by
+    block (:mod:`ketasim.scale.seeding`), so :func:`ketasim.scale.chunks.run_chunked` with the same
+    ``seed`` and ``block_size`` gives the same patients, bit for bit."""
+    if control is not None:
+        scenario.arm(control)  # unknown arm -> error naming the choices
+    n, seed = check_n_seed(scenario, n, seed)
+    block_size = check_block_size(block_size)
+    spec = load_population(str(scenario.population.get("name", "trd")))
+    arms = {}
+    for a, arm in enumerate(scenario.arms):
+        parts = [
+            simulate_block(scenario, b, spec, seed, mechanisms, block_size)
+            for b in blocks(a, 0, n, block_size)
+        ]
+        arms[arm.name] = concat_results(parts)
+    meta = trial_meta(scenario, spec, n, {k: a.parameter_hash for k, a in arms.items()})
+    control = control or default_control(scenario)
+    return TrialResult(scenario, seed, arms, report_hours(scenario), control, meta)

@@ -8,6 +8,10 @@ linear system on that set and keeping the set that is self-consistent (Hahnloser
 Nature 405:947 for the theory of threshold-linear networks). With the packaged weights exactly one
 set is consistent for every combination of block (tested); if none or several are, the result is
 NaN, never a silently chosen branch.
+
+Every parameter may be a number or an array that broadcasts against the batch shape of
+``available`` (its shape without the last axis), e.g. (P, 1) for one value per patient over a
+(P, T) grid; numbers give exactly the same result as before.
 """
 
 from __future__ import annotations
@@ -50,11 +54,13 @@ def ampa_scaling(adapted: np.ndarray, p: dict[str, float]) -> np.ndarray:
     """
     share = _shares(p)
     full = (1.0 - share * np.asarray(adapted)) / (1.0 - share)
-    return 1.0 + p["homeostasis.compensation"] * (full - 1.0)
+    return 1.0 + np.asarray(p["homeostasis.compensation"], dtype=float)[..., None] * (full - 1.0)
 
 
 def _shares(p: dict[str, float]) -> np.ndarray:
-    return np.array([p["pyramidal.nmda_share"], p["pv.nmda_share"], p["sst.nmda_share"]])
+    """NMDA shares of the drive (..., 3); per-patient values keep their batch axes in front."""
+    keys = ("pyramidal.nmda_share", "pv.nmda_share", "sst.nmda_share")
+    return np.stack(np.broadcast_arrays(*(np.asarray(p[k], dtype=float) for k in keys)), axis=-1)
 
 
 def connectivity(
@@ -74,7 +80,7 @@ def connectivity(
     e_ext = 1.0 - w_ee + w_ep + w_es
     w_pe = 1.0 + w_pp + w_ps + th_p
     w_se = 1.0 + w_sp + th_s
-    shape = available.shape[:-1]
+    shape = np.broadcast_shapes(m.shape[:-1], *(np.shape(w) for w in (e_ext, w_pe, w_se, w_ep, w_es, w_ps)))
     W = np.zeros((*shape, 3, 3))
     W[..., E, E] = w_ee * m[..., E]
     W[..., E, P] = -w_ep

@@ -1,6 +1,8 @@
 """Clinical read-outs of a simulated patient: MADRS, placebo response, dissociation (CADSS), blood pressure.
 
-Pure functions on arrays (patient, time); parameters in ``data/clinical.toml``.
+Pure functions on arrays (patient, time); parameters in ``data/clinical.toml``. Each parameter may be
+a number (shared by every patient) or an array with one value per patient (P,), as a sensitivity
+analysis needs (:mod:`ketasim.sensitivity`); a number gives exactly the same result as before.
 
 - **Mood.** Prefrontal synaptic strength = surface AMPA receptors x spine density (relative to the
   healthy adult). Mood follows it through an effect compartment (lag). The symptom burden left is
@@ -23,9 +25,26 @@ from collections.abc import Mapping
 
 import numpy as np
 
+Value = float | np.ndarray  # one number for every patient, or one per patient (P,)
 
-def effect_site(t: np.ndarray, x: np.ndarray, rate: float) -> np.ndarray:
-    """First-order lag dy/dt = rate (x - y), y(0) = x(0), exact for x linear between points (P, T)."""
+
+def per_patient(value: Value) -> float | np.ndarray:
+    """``value`` shaped to broadcast against (P, T) arrays: a number as is, a (P,) array as (P, 1)."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        return float(a)
+    if a.ndim != 1:
+        raise ValueError(f"a clinical parameter must be a number or one per patient, got shape {a.shape}")
+    return a[:, None]
+
+
+def effect_site(t: np.ndarray, x: np.ndarray, rate: Value) -> np.ndarray:
+    """First-order lag dy/dt = rate (x - y), y(0) = x(0), exact for x linear between points (P, T).
+
+    ``rate`` is a number or one rate per patient (P,)."""
+    rate = np.asarray(rate, dtype=float)
+    if rate.ndim > 1:
+        raise ValueError(f"rate must be a number or one value per patient, got shape {rate.shape}")
     y = np.empty_like(x, dtype=float)
     y[:, 0] = x[:, 0]
     for j in range(1, t.size):
@@ -45,40 +64,42 @@ def drug_effect(
     strength: np.ndarray,
     baseline: np.ndarray,
     sensitivity: np.ndarray,
-    p: Mapping[str, float],
+    p: Mapping[str, Value],
 ) -> np.ndarray:
     """Fraction of symptoms relieved by the drug (P, T), between 0 and 1."""
     lagged = effect_site(t, strength, p["mood.effect_rate"])
     deficit0 = np.clip(1.0 - baseline, 1e-6, None)[:, None]
     remaining = np.clip((1.0 - lagged) / deficit0, 0.0, None)
-    relief = 1.0 - np.minimum(remaining, 1.0) ** p["mood.deficit_exponent"]
+    relief = 1.0 - np.minimum(remaining, 1.0) ** per_patient(p["mood.deficit_exponent"])
     worse = np.clip(remaining - 1.0, 0.0, None)  # strength below baseline: symptoms worsen
     return np.clip(sensitivity[:, None] * (relief - worse), -1.0, 1.0)
 
 
 def placebo_fraction(
-    t: np.ndarray, noticeability: float, factor: np.ndarray, p: Mapping[str, float]
+    t: np.ndarray, noticeability: Value, factor: np.ndarray, p: Mapping[str, Value]
 ) -> np.ndarray:
     """Fractional improvement from the trial setting (P, T)."""
     size = ((p["placebo.base"] + p["placebo.active"] * np.asarray(noticeability)) * factor)[:, None]
-    return np.clip(size * (1.0 - np.exp(-t[None, :] / p["placebo.time_constant"])), 0.0, 0.95)
+    tau = per_patient(p["placebo.time_constant"])
+    return np.clip(size * (1.0 - np.exp(-t[None, :] / tau)), 0.0, 0.95)
 
 
-def dissociation(t: np.ndarray, block: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+def dissociation(t: np.ndarray, block: np.ndarray, p: Mapping[str, Value]) -> np.ndarray:
     """CADSS increase (points) from pyramidal NMDA block (P, T)."""
     b = np.clip(effect_site(t, block, p["dissociation.effect_rate"]), 0.0, None)
-    n = p["dissociation.hill"]
-    return p["dissociation.emax"] * b**n / (p["dissociation.block50"] ** n + b**n)
+    n = per_patient(p["dissociation.hill"])
+    emax, b50 = per_patient(p["dissociation.emax"]), per_patient(p["dissociation.block50"])
+    return emax * b**n / (b50**n + b**n)
 
 
-def systolic_rise(t: np.ndarray, block: np.ndarray, age: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+def systolic_rise(t: np.ndarray, block: np.ndarray, age: np.ndarray, p: Mapping[str, Value]) -> np.ndarray:
     """Systolic blood pressure rise (mmHg) (P, T)."""
     b = np.clip(effect_site(t, block, p["dissociation.effect_rate"]), 0.0, None)
     age_factor = np.clip(1.0 + p["blood_pressure.age_effect"] * (age - 45.0), 0.2, None)
-    return p["blood_pressure.gain"] * b * age_factor[:, None]
+    return per_patient(p["blood_pressure.gain"]) * b * age_factor[:, None]
 
 
-def noticeability(cadss: np.ndarray, sedation: np.ndarray, p: Mapping[str, float]) -> np.ndarray:
+def noticeability(cadss: np.ndarray, sedation: np.ndarray, p: Mapping[str, Value]) -> np.ndarray:
     """How clearly each patient feels the infusion (0-1): the stronger of dissociation and sedation."""
     a = np.max(cadss, axis=1) / p["placebo.noticeable_cadss"]
     s = np.max(sedation, axis=1) / p["placebo.noticeable_sedation"]
