@@ -158,10 +158,13 @@ def test_trial_size_changes_only_the_cut_block(small, reference):
         ref = reference.arms[name]
         assert arm.frame.equals(ref.frame.iloc[:10])
         np.testing.assert_array_equal(arm.madrs[:8], ref.madrs[:8])  # whole blocks: bit for bit
-        # Patients 8 and 9 have the same covariates and noise, but their block is a batch of 2 instead of 4,
-        # and the batched BDF engine gives a patient numbers that depend on the batch at ~1e-7 relative.
-        # Expect exact equality here once the engine integrates each patient on its own.
-        np.testing.assert_allclose(arm.madrs[8:], ref.madrs[8:10], rtol=1e-6, atol=1e-9)
+        # Patients 8 and 9 have the same covariates and noise, but their block is a batch of 2 instead of 4.
+        # The batched BDF engine shares its steps across a batch: synaptic strength then differs with the
+        # batch at ~1e-6 relative (the cascade's rtol), which the MADRS amplifies to ~1e-3 points. Expect
+        # exact equality here once the engine integrates each patient on its own.
+        np.testing.assert_allclose(arm.strength[8:], ref.strength[8:10], rtol=1e-5)
+        np.testing.assert_allclose(arm.madrs[8:], ref.madrs[8:10], rtol=0, atol=5e-3)
+        np.testing.assert_array_equal(arm.cadss[8:], ref.cadss[8:10])
 
 
 # ----------------------------------------------------------------------------------------- summaries

@@ -203,7 +203,7 @@ def _fixed_point_formulas() -> list[tuple[tuple[int, ...], list[str], list[str]]
             M = sp.eye(len(act)) - W.extract(act, act)
             sol = M.LUsolve(h.extract(act, [0]))
             for n_, i in enumerate(act):
-                r[i] = sp.cancel(sol[n_])
+                r[i] = sol[n_]
         conds = []
         for i in range(3):
             if mask[i]:
