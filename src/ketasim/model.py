@@ -51,7 +51,7 @@ def run_arm(
     library: Library | None = None,
     mechanisms: frozenset[str] | None = None,
     patient_params: Mapping[str, np.ndarray] | None = None,
-    cascade_method: str = "scipy",
+    cascade_method: str = "compiled",
 ) -> xr.Dataset:
     """Simulate one arm for the subjects in ``covariates`` (default: the species' reference subject).
 

@@ -64,6 +64,7 @@ OUTPUTS: dict[str, Output] = {
         Output("synaptic_protein_24h", 24.0, False, "1", "synaptic protein at 24 h (relative)"),
         Output("spine_density_24h", 24.0, False, "1", "spine density at 24 h (relative to healthy adults)"),
         Output("spine_density_7d", 168.0, False, "1", "spine density at 7 d (relative to healthy adults)"),
+        Output("spine_gain_7d", 168.0, False, "1", "spine density gained by 7 d (minus before the dose)"),
     )
 }
 
@@ -164,6 +165,7 @@ def read_outputs(
         "synaptic_protein_24h": lambda: traces["synaptic_protein"][:, _at(t, 24.0)],
         "spine_density_24h": lambda: traces["spine_density"][:, _at(t, 24.0)],
         "spine_density_7d": lambda: traces["spine_density"][:, _at(t, 168.0)],
+        "spine_gain_7d": lambda: traces["spine_density"][:, _at(t, 168.0)] - traces["spine_density"][:, 0],
     }
     if any(OUTPUTS[k].clinical for k in names):
         ones = np.ones(n)

@@ -130,7 +130,8 @@ def integrate_cascade(model: ArmModel, t: np.ndarray, u: np.ndarray, method: str
     if method == "compiled":
         from ketasim.engine.cascade_solver import integrate
 
-        return integrate(t, u, model.y0, model.cascade_p, model.depressed, model.protein_ref)
+        stops = [d.time for d in model.arm.regimen.doses]
+        return integrate(t, u, model.y0, model.cascade_p, model.depressed, model.protein_ref, stops)
     if method == "scipy":
         return cascade.integrate(
             t, u, model.y0, model.cascade_p, model.depressed, protein_ref=model.protein_ref

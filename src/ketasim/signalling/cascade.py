@@ -32,7 +32,9 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.sparse import block_diag, csr_matrix
 
-from ketasim.structure.spines import baseline_density, spine_rate
+from numba import njit
+
+from ketasim.structure.spines import baseline_density, condition_factors, turnover
 
 STATES = (
     "eef2k",
@@ -54,10 +56,122 @@ UX = {n: i for i, n in enumerate(INPUTS)}
 DRUG_FREE = {"ca": 1.0, "ampa": 1.0, "lyso": 0.0, "nic": 0.0, "sigma": 0.0, "opioid": 0.0, "chaperone": 0.0}
 
 
-def _hill_rel(x: np.ndarray, half: float, n: float) -> np.ndarray:
+# Parameters the equations use, in the order of the packed parameter vector (see :func:`pack`); the
+# last two entries are the spine formation and elimination factors of the subject's condition.
+PARAMS = (
+    "eef2k.expression",
+    "eef2k.ca_half",
+    "eef2k.ca_hill",
+    "eef2k.s6k_inhibition",
+    "eef2k.rate",
+    "eef2.baseline_phospho",
+    "eef2.dephospho_rate",
+    "bdnf.turnover",
+    "bdnf.expression",
+    "bdnf.elongation_exponent",
+    "bdnf.release_exponent",
+    "bdnf.activity_share",
+    "bdnf.release_factor",
+    "mechanism.sigma1.params.gain",
+    "growth_factors.vegf_share",
+    "growth_factors.trkb_expression",
+    "mechanism.opioid.params.gain",
+    "growth_factors.effector_rate",
+    "mechanism.lysosomal_mtor.params.gain",
+    "mechanism.nicotinic.params.gain",
+    "mtorc1.feedback_strength",
+    "mtorc1.rapamycin_inhibition",
+    "mtorc1.half_activation",
+    "mtorc1.hill",
+    "mtorc1.rate",
+    "mtorc1.feedback_rate",
+    "gsk3.akt_inhibition",
+    "gsk3.lithium_inhibition",
+    "gsk3.akt_sensitive",
+    "gsk3.rate",
+    "synaptic_protein.initiation_exponent",
+    "synaptic_protein.elongation_exponent",
+    "synaptic_protein.transport_rate",
+    "mechanism.er_chaperone.params.gain",
+    "synaptic_protein.synaptic_rate",
+    "ampa.regulated_share",
+    "ampa.trkb_gain",
+    "ampa.rate",
+    "mechanism.er_chaperone.params.rate",
+    "turnover.elimination",
+    "turnover.formation_gain",
+    "turnover.formation_max",
+)
+N_PARAMS = len(PARAMS) + 2
+PHI, SIGMA = len(PARAMS), len(PARAMS) + 1
+
+
+def pack(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray:
+    """Parameter matrix (n, N_PARAMS) of ``n`` subjects (values of ``p`` may be per-subject arrays)."""
+    q = np.empty((n, N_PARAMS))
+    for i, key in enumerate(PARAMS):
+        q[:, i] = p[key]
+    q[:, PHI], q[:, SIGMA] = condition_factors(p, depressed)
+    return q
+
+
+@njit(cache=True)
+def _hill_rel(x, half, n):  # noqa: ANN001 - numba kernel
     """x^n / (x^n + K^n), scaled to 1 at x = 1."""
-    xn = np.clip(x, 0.0, None) ** n
+    xn = max(x, 0.0) ** n
     return xn * (1.0 + half**n) / (xn + half**n)
+
+
+@njit(cache=True)
+def derivatives(y, u, q, ref, d):  # noqa: ANN001 - numba kernel
+    """Write dy/dt (1/h) of one subject into ``d``: states ``y``, inputs ``u``, packed parameters ``q``,
+    adapted synaptic protein ``ref`` (see :mod:`ketasim.structure.spines`). Compiled with numba; the
+    single implementation of the cascade equations."""
+    eef2k, p_eef2, bdnf, effector = y[0], y[1], y[2], y[3]
+    mtorc1, s6k, gsk3, nascent = y[4], y[5], y[6], y[7]
+    protein, ampa, chaperone, spines = y[8], y[9], y[10], y[11]
+    ca, act_in, lyso, nic, sigma, opioid, chap_in = u[0], u[1], u[2], u[3], u[4], u[5], u[6]
+    excess_mtor = max(mtorc1 - 1.0, 0.0)
+    target_k = q[0] * _hill_rel(ca, q[1], q[2]) / (1.0 + q[3] * excess_mtor)
+    d[0] = q[4] * (target_k - eef2k)
+    p0 = q[5]
+    rho = p0 / (1.0 - p0)
+    d[1] = q[6] * (rho * eef2k * (1.0 - p_eef2) - p_eef2)
+    free = max((1.0 - p_eef2) / (1.0 - p0), 0.0)
+    d[2] = q[7] * (q[8] * free ** q[9] - bdnf)
+    activity = max(act_in, 0.0) ** q[10]
+    a = q[11]
+    release = bdnf * (1.0 - a + a * q[12] * activity) * (1.0 + q[13] * sigma)
+    v = q[14]
+    drive = (1.0 - v) * q[15] * release + v * activity + q[16] * opioid
+    d[3] = q[17] * (drive - effector)
+    upstream = effector + q[18] * lyso + q[19] * nic
+    feedback = max(s6k, 1e-9) ** q[20]
+    target_m = (1.0 - q[21]) * _hill_rel(upstream / feedback, q[22], q[23])
+    d[4] = q[24] * (target_m - mtorc1)
+    d[5] = q[25] * (mtorc1 - s6k)
+    kappa = q[26]
+    target_g = (1.0 - q[27]) * (1.0 + kappa) / (1.0 + kappa * q[28] * effector)
+    d[6] = q[29] * (target_g - gsk3)
+    synth = max(mtorc1, 0.0) ** q[30] * free ** q[31]
+    d[7] = q[32] * (synth - nascent)
+    delivery = nascent * (1.0 + q[33] * chaperone)
+    d[8] = q[34] * (delivery - protein)
+    r = q[35]
+    insertion = 1.0 - r + r * protein * (1.0 + q[36] * (effector - 1.0))
+    d[9] = q[37] * (max(insertion, 0.0) - gsk3 * ampa)
+    d[10] = q[38] * (chap_in - chaperone)
+    d[11] = turnover(spines, protein, ref, q[39], q[PHI], q[SIGMA], q[40], q[41])
+
+
+
+
+@njit(cache=True)
+def _rhs_batch(y, u, q, ref):  # noqa: ANN001 - numba kernel
+    out = np.empty_like(y)
+    for i in range(y.shape[0]):
+        derivatives(y[i], u[i], q[i], ref[i], out[i])
+    return out
 
 
 def rhs(
@@ -71,72 +185,10 @@ def rhs(
 
     ``protein_ref`` is the synaptic protein level each subject's spines are adapted to (see
     :mod:`ketasim.structure.spines`)."""
-    s = {n: y[:, i] for n, i in IX.items()}
-    i = {n: u[:, k] for n, k in UX.items()}
-    d = np.empty_like(y)
-    excess_mtor = np.clip(s["mtorc1"] - 1.0, 0.0, None)
-    target_k = (
-        p["eef2k.expression"]
-        * _hill_rel(i["ca"], p["eef2k.ca_half"], p["eef2k.ca_hill"])
-        / (1.0 + p["eef2k.s6k_inhibition"] * excess_mtor)
-    )
-    d[:, IX["eef2k"]] = p["eef2k.rate"] * (target_k - s["eef2k"])
-    p0 = p["eef2.baseline_phospho"]
-    rho = p0 / (1.0 - p0)
-    d[:, IX["p_eef2"]] = p["eef2.dephospho_rate"] * (rho * s["eef2k"] * (1.0 - s["p_eef2"]) - s["p_eef2"])
-    free = np.clip((1.0 - s["p_eef2"]) / (1.0 - p0), 0.0, None)
-    d[:, IX["bdnf"]] = p["bdnf.turnover"] * (
-        p["bdnf.expression"] * free ** p["bdnf.elongation_exponent"] - s["bdnf"]
-    )
-    activity = np.clip(i["ampa"], 0.0, None) ** p["bdnf.release_exponent"]
-    a = p["bdnf.activity_share"]
-    release = (
-        s["bdnf"]
-        * (1.0 - a + a * p["bdnf.release_factor"] * activity)
-        * (1.0 + p["mechanism.sigma1.params.gain"] * i["sigma"])
-    )
-    v = p["growth_factors.vegf_share"]
-    drive = (
-        (1.0 - v) * p["growth_factors.trkb_expression"] * release
-        + v * activity
-        + p["mechanism.opioid.params.gain"] * i["opioid"]
-    )
-    d[:, IX["effector"]] = p["growth_factors.effector_rate"] * (drive - s["effector"])
-    upstream = (
-        s["effector"]
-        + p["mechanism.lysosomal_mtor.params.gain"] * i["lyso"]
-        + p["mechanism.nicotinic.params.gain"] * i["nic"]
-    )
-    feedback = np.clip(s["s6k_feedback"], 1e-9, None) ** p["mtorc1.feedback_strength"]
-    target_m = (1.0 - p["mtorc1.rapamycin_inhibition"]) * _hill_rel(
-        upstream / feedback, p["mtorc1.half_activation"], p["mtorc1.hill"]
-    )
-    d[:, IX["mtorc1"]] = p["mtorc1.rate"] * (target_m - s["mtorc1"])
-    d[:, IX["s6k_feedback"]] = p["mtorc1.feedback_rate"] * (s["mtorc1"] - s["s6k_feedback"])
-    kappa = p["gsk3.akt_inhibition"]
-    target_g = (
-        (1.0 - p["gsk3.lithium_inhibition"])
-        * (1.0 + kappa)
-        / (1.0 + kappa * p["gsk3.akt_sensitive"] * s["effector"])
-    )
-    d[:, IX["gsk3"]] = p["gsk3.rate"] * (target_g - s["gsk3"])
-    synth = (
-        np.clip(s["mtorc1"], 0.0, None) ** p["synaptic_protein.initiation_exponent"]
-        * free ** p["synaptic_protein.elongation_exponent"]
-    )
-    d[:, IX["nascent"]] = p["synaptic_protein.transport_rate"] * (synth - s["nascent"])
-    delivery = s["nascent"] * (1.0 + p["mechanism.er_chaperone.params.gain"] * s["chaperone"])
-    d[:, IX["synaptic_protein"]] = p["synaptic_protein.synaptic_rate"] * (delivery - s["synaptic_protein"])
-    r = p["ampa.regulated_share"]
-    insertion = 1.0 - r + r * s["synaptic_protein"] * (1.0 + p["ampa.trkb_gain"] * (s["effector"] - 1.0))
-    d[:, IX["surface_ampa"]] = p["ampa.rate"] * (
-        np.clip(insertion, 0.0, None) - s["gsk3"] * s["surface_ampa"]
-    )
-    d[:, IX["chaperone"]] = p["mechanism.er_chaperone.params.rate"] * (i["chaperone"] - s["chaperone"])
-    d[:, IX["spine_density"]] = spine_rate(
-        s["spine_density"], s["synaptic_protein"], protein_ref, p, depressed
-    )
-    return d
+    y = np.ascontiguousarray(y, dtype=float)
+    P = y.shape[0]
+    ref = np.broadcast_to(np.asarray(protein_ref, dtype=float), (P,)).copy()
+    return _rhs_batch(y, np.ascontiguousarray(u, dtype=float), pack(p, depressed, P), ref)
 
 
 def initial_guess(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numba import njit
 
 
 def condition_factors(p: Mapping[str, float], depressed: bool) -> tuple[float, float]:
@@ -40,7 +41,21 @@ def spine_rate(
 ) -> np.ndarray:
     """dS/dt (1/h) for density ``S``, synaptic protein ``protein`` and its adapted level ``reference``."""
     phi, sigma = condition_factors(p, depressed)
-    k = p["turnover.elimination"]
-    drive = p["turnover.formation_gain"] * np.clip(protein - reference, 0.0, None)
-    formation = k * phi * (1.0 + drive / (1.0 + drive / p["turnover.formation_max"]))
+    return turnover(
+        S,
+        protein,
+        reference,
+        p["turnover.elimination"],
+        phi,
+        sigma,
+        p["turnover.formation_gain"],
+        p["turnover.formation_max"],
+    )
+
+
+@njit(cache=True)
+def turnover(S, protein, reference, k, phi, sigma, gain, formation_max):  # noqa: ANN001 - numba kernel
+    """dS/dt = k phi (1 + F(g max(s - s_ref, 0))) - k sigma S (scalars or arrays; compiled)."""
+    drive = gain * np.maximum(protein - reference, 0.0)
+    formation = k * phi * (1.0 + drive / (1.0 + drive / formation_max))
     return formation - k * sigma * S
