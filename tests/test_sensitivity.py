@@ -122,6 +122,10 @@ def test_routes_of_switched_off_mechanisms_are_not_varied_by_default():
     assert "mechanism.sigma1.params.gain" in [f.name for f in chosen]
     chosen, _ = select(factors, ["clinical", "bdnf.turnover"], frozenset())
     assert {f.scale for f in chosen} == {"clinical", "cascade"}
+    chosen, skipped = select(factors, ["cascade", "mechanism.opioid.params.gain"], frozenset())
+    names = [f.name for f in chosen]
+    assert "mechanism.opioid.params.gain" in names and "mechanism.opioid.params.gain" not in skipped
+    assert "mechanism.sigma1.params.gain" in skipped and "mechanism.sigma1.params.gain" not in names
     with pytest.raises(KetasimError, match=r"did you mean 'bdnf\.turnover'"):
         select(factors, ["bdnf.turnover", "bdnf.turnovr"], frozenset())
 
@@ -140,6 +144,16 @@ def test_sobol_recovers_the_ishigami_indices():
     assert idx.values["ST"] == pytest.approx([0.5576, 0.4424, 0.2437], abs=0.05)
     assert idx.values["S1"].sum() <= 1.02
     assert list(idx.order()) == [0, 1, 2]
+    assert idx.paired == {}
+
+
+def test_sobol_flags_design_columns_that_are_not_independent():
+    # 42 factors, 64 base samples: dimension 42 of the scrambled sequence tracks dimension 84
+    factors = [uniform(f"x{i}", 0.0, 1.0) for i in range(42)]
+    X = sample(factors, "sobol", 64, seed=0)
+    idx = analyze(factors, "sobol", X, X[:, 41], seed=0)
+    assert "x41" in idx.paired
+    assert idx.values["ST"][41] > 1.2  # the bias the warning is about: the true ST is 1
 
 
 def test_sobol_on_a_linear_model_gives_squared_weights():
@@ -269,9 +283,42 @@ def test_chunk_size_does_not_change_results(short):
     split = evaluate_design(
         sc, "ketamine", factors, v, ["madrs_change_24h", "mtorc1_peak"], workers=1, chunk_size=2
     )
-    # the scipy cascade solver steps all patients of a run together: equal within its tolerance
-    np.testing.assert_allclose(split.Y, one.Y, rtol=1e-4)
+    # the engine solves each patient on its own (engine.staged), so grouping changes nothing
+    np.testing.assert_array_equal(split.Y, one.Y)
     assert one.simulations == split.simulations < v.shape[0]  # samples differing in placebo share a run
+
+
+def test_a_patient_whose_model_fails_is_recorded_not_fatal(short, monkeypatch):
+    import xarray as xr
+
+    from ketasim import sensitivity_eval
+
+    def fake_run_arm(scenario, arm, covariates, mechanisms=None, patient_params=None):
+        k = np.asarray(patient_params["bdnf.turnover"])
+        if np.any(k > 3.0):
+            raise RuntimeError("signalling steady state failed")
+        t = np.linspace(0.0, 24.0, 25)
+        grow = k[:, None] * t[None, :] / 100.0
+        data = {v: (("patient", "time"), 1.0 + grow) for v in sensitivity_eval.TRACES}
+        data["sedation"] = (("patient", "time"), np.zeros_like(grow))
+        block = np.zeros((k.size, t.size, 3))
+        data["nmda_block"] = (("patient", "time", "cell_type"), block)
+        coords = {"time": t, "cell_type": ["pyramidal", "pv", "sst"]}
+        return xr.Dataset(data, coords=coords, attrs={"parameter_hash": "fake"})
+
+    monkeypatch.setattr(sensitivity_eval, "run_arm", fake_run_arm)
+    sc = scenario_io.load(short)
+    factors = [f for n, f in load_factors().items() if n in ("bdnf.turnover", "ampa.rate")]
+    X = sample(factors, "morris", 6, seed=0)
+    v = to_values(factors, X)
+    ev = evaluate_design(sc, "ketamine", factors, v, ["mtorc1_peak"], workers=1)
+    failed = v[:, 0] > 3.0
+    assert failed.any() and not failed.all()
+    assert np.isnan(ev.Y[failed, 0]).all() and np.isfinite(ev.Y[~failed, 0]).all()
+    np.testing.assert_allclose(ev.Y[~failed, 0], 1.0 + 0.24 * v[~failed, 0])
+    idx = analyze(factors, "morris", X, ev.Y[:, 0])
+    assert idx.dropped == len({i // 3 for i in np.flatnonzero(failed)}) and idx.groups == 6 - idx.dropped
+    assert idx.values["mu_star"][1] == 0.0
 
 
 def test_sobol_on_clinical_parameters_sums_to_at_most_one(short):
@@ -331,6 +378,12 @@ def test_cli_json_and_plot(capsys, short, tmp_path):
     stars = [p["mu_star"] for p in doc["parameters"]]
     assert stars == sorted(stars, reverse=True)
     assert {"ketasim_version", "parameter_hash", "ranges_hash"} <= set(doc)
+    status = {p["name"]: p["status"] for p in doc["parameters"]}
+    assert status == {
+        "clearance_factor": "reference",
+        "dissociation.emax": "assumed",
+        "dissociation.block50": "assumed",
+    }
     assert plot.read_text().lstrip().startswith("<?xml")
 
 

@@ -275,6 +275,15 @@ def _whole(text: str | None, argument: str) -> int | None:
     return value
 
 
+def _count(text: str | None, argument: str, example: str) -> int | None:
+    try:
+        return _whole(text, argument)
+    except KetasimError:
+        raise KetasimError(
+            f"'{text}' is not a whole number", argument=argument, fix=f"e.g. {argument} {example}"
+        ) from None
+
+
 def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[int, int]], str | None]:
     """``ketasim trial`` in chunks (any of --chunk-size, --workers, --scheduler, --out)."""
     from ketasim.scale.chunks import DEFAULT_CHUNK_SIZE, run_chunked
@@ -285,7 +294,7 @@ def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[
             argument="--report",
             fix="drop --report, or drop --chunk-size, --workers, --scheduler and --out",
         )
-    chunk = _whole(args.chunk_size, "--chunk-size")
+    chunk = _count(args.chunk_size, "--chunk-size", "2000")
     last = [0.0]
 
     def progress(arm: str, done: int, n: int) -> None:
@@ -300,7 +309,7 @@ def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[
         seed=_whole(args.seed, "--seed"),
         chunk_size=DEFAULT_CHUNK_SIZE if chunk is None else chunk,
         scheduler=args.scheduler,
-        workers=_whole(args.workers, "--workers"),
+        workers=_count(args.workers, "--workers", "4"),
         out=args.out,
         control=args.control,
         progress=progress,

@@ -24,7 +24,7 @@ from ketasim.compounds import Library
 from ketasim.engine.staged import Trajectories, solve_arm
 from ketasim.model_assembly import ArmModel, ModelParams, assemble, base_cascade, model_params
 from ketasim.pk.covariates import Covariates
-from ketasim.pk.simulate import to_dataset
+from ketasim.pk.simulate import concentration_dataset
 from ketasim.scenario import Arm, Scenario
 from ketasim.signalling import cascade
 
@@ -116,7 +116,7 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
         data, coords={"patient": np.arange(P), "time": t, "cell_type": cells, "subunit": subs}
     )
     if model.pk is not None:
-        pk = to_dataset(model.pk, sol.x, t, model.arm.regimen, model.library)
+        pk = concentration_dataset(model.pk, sol.conc, t, model.arm.regimen, model.library)
         for v in ("plasma", "brain_ecf", "cytosol", "lysosome"):
             ds[v] = pk[v].assign_coords(patient=np.arange(P))
     on = model.mechanisms

@@ -46,14 +46,23 @@ def _num(v: float) -> str:
 
 
 class _Builder:
-    def __init__(self, model_id: str):
+    """Builds the SBML document, and records the value of every parameter and initial value.
+
+    With ``dry=True`` only the values are recorded (no libsbml objects): that is how the values of
+    another patient are computed for a document that was built once."""
+
+    def __init__(self, model_id: str, dry: bool = False):
+        self.dry = dry
+        self.ids: set[str] = set()
+        self.values: dict[str, float] = {}  # constants and initial values of rate-rule variables
+        if dry:
+            return
         import libsbml
 
         self.sbml = libsbml
         self.doc = libsbml.SBMLDocument(3, 2)
         self.model = self.doc.createModel()
         self.model.setId(sid(model_id))
-        self.ids: set[str] = set()
 
     def _check(self, code: int, what: str) -> None:
         if code != self.sbml.LIBSBML_OPERATION_SUCCESS:
@@ -66,10 +75,13 @@ class _Builder:
             raise RuntimeError(f"libsbml cannot parse '{formula}': {self.sbml.getLastParseL3Error()}")
         return ast
 
-    def parameter(self, name: str, value: float, constant: bool = True, units: str | None = None) -> str:
+    def parameter(self, name: str, value: float, constant: bool = True) -> str:
         if name in self.ids:
             raise RuntimeError(f"duplicate SBML id {name}")
         self.ids.add(name)
+        self.values[name] = float(value)
+        if self.dry:
+            return name
         p = self.model.createParameter()
         self._check(p.setId(name), name)
         self._check(p.setValue(float(value)), f"{name} value")
@@ -77,12 +89,17 @@ class _Builder:
         return name
 
     def function(self, name: str, args: list[str], body: str) -> None:
+        if self.dry:
+            return
         f = self.model.createFunctionDefinition()
         f.setId(name)
         f.setMath(self._math(f"lambda({', '.join([*args, body])})"))
 
     def assign(self, name: str, formula: str) -> str:
         self.parameter(name, 0.0, constant=False)
+        del self.values[name]  # computed, not set
+        if self.dry:
+            return name
         r = self.model.createAssignmentRule()
         r.setVariable(name)
         self._check(r.setMath(self._math(formula)), f"assignment {name}")
@@ -90,12 +107,16 @@ class _Builder:
 
     def rate(self, name: str, initial: float, formula: str) -> str:
         self.parameter(name, initial, constant=False)
+        if self.dry:
+            return name
         r = self.model.createRateRule()
         r.setVariable(name)
         self._check(r.setMath(self._math(formula)), f"rate rule {name}")
         return name
 
     def event(self, name: str, at: float, assignments: dict[str, str]) -> None:
+        if self.dry:
+            return
         e = self.model.createEvent()
         e.setId(name)
         e.setUseValuesFromTriggerTime(True)
@@ -119,24 +140,32 @@ def _pk(b: _Builder, m: ArmModel, p: int) -> dict[str, dict[int, str]]:
     A = pk.A[p]
     n = len(names)
     rates = sch.rates[:, p]
-    inf = [b.parameter(f"inf_{names[i][2:]}", rates[0, i], constant=False) if np.any(rates[:, i]) else None
-           for i in range(n)]
+    # structure from all patients of the model, values of this one (so another patient's values fit)
+    coupled = np.any(pk.A != 0.0, axis=0)
+    infused = np.any(sch.rates != 0.0, axis=(0, 1))
+    bolused = np.any(sch.boluses != 0.0, axis=1)  # (K, n)
+    inf = [
+        b.parameter(f"inf_{names[i][2:]}", rates[0, i], constant=False) if infused[i] else None
+        for i in range(n)
+    ]
     for i in range(n):
         terms = []
         for j in range(n):
-            if A[i, j] != 0.0:
+            if coupled[i, j]:
                 c = b.parameter(f"a__{names[i][2:]}__{names[j][2:]}", A[i, j])
                 terms.append(f"{c} * {names[j]}")
         if inf[i]:
             terms.append(inf[i])
         b.rate(names[i], sch.boluses[0, p, i], " + ".join(terms) if terms else "0")
+    changes = np.any(np.diff(sch.rates, axis=0) != 0.0, axis=1)  # (K - 1, n)
     for k in range(1, sch.breakpoints.size):
         assign = {}
         for i in range(n):
-            if sch.boluses[k, p, i] != 0.0:
-                assign[names[i]] = f"{names[i]} + {_num(sch.boluses[k, p, i])}"
-            if inf[i] and rates[k, i] != rates[k - 1, i]:
-                assign[inf[i]] = _num(rates[k, i])
+            if bolused[k, i]:
+                amount = b.parameter(f"bolus_{k}_{names[i][2:]}", sch.boluses[k, p, i])
+                assign[names[i]] = f"{names[i]} + {amount}"
+            if inf[i] and changes[k - 1, i]:
+                assign[inf[i]] = b.parameter(f"rate_{k}_{names[i][2:]}", rates[k, i])
         if assign:
             b.event(f"dose_{k}", sch.breakpoints[k], assign)
     conc: dict[str, dict[int, str]] = {}
@@ -145,9 +174,8 @@ def _pk(b: _Builder, m: ArmModel, p: int) -> dict[str, dict[int, str]]:
         for k, i in enumerate(idx):
             conc[var][k] = b.assign(f"c_{var}_{sid(m.species[k].id)}", f"pos({names[i]})")
     for k, sp in enumerate(m.species):
-        b.assign(
-            f"c_plasma_{sid(sp.id)}", f"{names[pk.state(sp.id, 'central')]} / {_num(pk.v1[p, k])}"
-        )
+        v1 = b.parameter(f"v1_{sid(sp.id)}", pk.v1[p, k])
+        b.assign(f"c_plasma_{sid(sp.id)}", f"{names[pk.state(sp.id, 'central')]} / {v1}")
     return conc
 
 
@@ -163,6 +191,11 @@ def _block_and_conductance(b: _Builder, m: ArmModel, conc: dict[str, dict[int, s
             koff = b.parameter(f"koff_{name[2:]}", off)
             b.rate(name, 0.0, f"{kon} * {ecf[int(k)]} * {free} - {koff} * {name}")
         block_of[(term.cell, term.subunit)] = b.assign(f"block_{tag}", " + ".join(bs))
+    for c, pop in enumerate(POPULATIONS):
+        parts = [
+            f"{_num(t.share)} * {block_of[(t.cell, t.subunit)]}" for t in m.block_terms if t.cell == c
+        ]
+        b.assign(f"nmda_block_{pop}", " + ".join(parts) if parts else "0")
     nam_of = {}
     for s, aff in enumerate(m.nam):
         if aff is None:
@@ -257,7 +290,9 @@ def _inputs(b: _Builder, m: ArmModel, p: int, conc, avail: list[str], rates: lis
     on = m.mechanisms
     glu = b.assign("glutamate", f"{_num(m.circuit['outputs.release_factor'])} * {rates[0]}")
     u = {}
-    u["ca"] = b.assign("u_ca", avail[0] if "resting_nmda" in on else _num(m.rest_ca[p]))
+    rest_ca = b.parameter("rest_ca", m.rest_ca[p])
+    rest_glu = b.parameter("rest_glutamate", m.rest_glutamate[p])
+    u["ca"] = b.assign("u_ca", avail[0] if "resting_nmda" in on else rest_ca)
     ecf = conc.get("brain_ecf", {})
     pot = "0"
     if m.potentiation is not None:
@@ -267,9 +302,8 @@ def _inputs(b: _Builder, m: ArmModel, p: int, conc, avail: list[str], rates: lis
             x = f"({ecf[int(k)]} / {_num(K)})^{_num(n)}"
             parts.append(f"{_num(e)} * {x} / (1 + {x})")
         pot = " + ".join(parts) if parts else "0"
-    g = glu if "disinhibition" in on else _num(m.rest_glutamate[p])
-    block = _num(1.0 - m.cascade_params_of(p)["ampa.antagonist_block"])
-    u["ampa"] = b.assign("u_ampa", f"{g} * (1 + {pot}) * {block}")
+    g = glu if "disinhibition" in on else rest_glu
+    u["ampa"] = b.assign("u_ampa", f"{g} * (1 + {pot}) * (1 - p_ampa_antagonist_block)")
     for name in cascade.INPUTS:
         if name in u:
             continue
@@ -281,20 +315,25 @@ def _inputs(b: _Builder, m: ArmModel, p: int, conc, avail: list[str], rates: lis
         rows = zip(aff.species, aff.affinity, aff.hill, strict=True)
         s = " + ".join(f"({c[int(k)]} / {_num(K)})^{_num(n)}" for k, K, n in rows) or "0"
         occ = f"({s}) / (1 + {s})"
-        a = m.cascade_params_of(p)["mechanism.opioid.params.antagonist_occupancy"]
-        if name == "opioid" and a > 0:
-            occ = f"({s}) / (1 + {s} + {_num(a / (1 - a))})"
+        if name == "opioid":
+            a = "p_mechanism_opioid_params_antagonist_occupancy"
+            occ = f"({s}) / (1 + {s} + {a} / (1 - {a}))"
         u[name] = b.assign(f"u_{name}", occ)
     return u
 
 
-def _cascade(b: _Builder, m: ArmModel, p: int, u: dict[str, str]) -> None:
+def _cascade_parameters(b: _Builder, m: ArmModel, p: int) -> dict[str, str]:
     q = m.cascade_params_of(p)
-    P = {k: b.parameter(f"p_{sid(k)}", v) for k, v in q.items()}
+    P = {k: b.parameter(f"p_{sid(k)}", v) for k, v in q.items() if np.isscalar(v) or np.ndim(v) == 0}
     phi, sigma = condition_factors(q, m.depressed)
     b.parameter("spine_formation_factor", phi)
     b.parameter("spine_elimination_factor", sigma)
     b.parameter("protein_ref", m.protein_ref[p])
+    return P
+
+
+def _cascade(b: _Builder, m: ArmModel, p: int, u: dict[str, str], P: dict[str, str]) -> None:
+    q = m.cascade_params_of(p)
     y = {s: f"y_{s}" for s in cascade.STATES}
     p0 = q["eef2.baseline_phospho"]
     f = {
@@ -358,21 +397,34 @@ def export_sbml(model: ArmModel, patient: int = 0) -> str:
         raise KetasimError(
             f"patient {patient} is not in the model (0 to {model.n_patients - 1})", argument="patient"
         )
-    b = _Builder(f"ketasim_{model.scenario.name}_{model.arm.name}")
-    notes = (
-        f"ketasim {__version__}; scenario {model.scenario.name}; arm {model.arm.name}; patient {patient}; "
-        f"parameter hash {model.parameter_hash()}; time in hours, amounts in umol, concentrations in uM"
-    )
-    b.model.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{notes}</p></body>')
-    b.function("pos", ["x"], "piecewise(x, x > 0, 0)")
-    b.function("hill_rel", ["x", "K", "n"], "pos(x)^n * (1 + K^n) / (pos(x)^n + K^n)")
-    conc = _pk(b, model, patient) if model.pk is not None else {}
-    avail = _block_and_conductance(b, model, conc)
-    rates = _circuit(b, model, avail)
-    u = _inputs(b, model, patient, conc, avail, rates)
-    _cascade(b, model, patient, u)
+    b = _build(model, patient)
     text = b.to_string()
     errors = b.doc.checkInternalConsistency()
     if errors:
         raise RuntimeError(f"the SBML document is inconsistent: {b.doc.getErrorLog().toString()}")
     return text
+
+
+def patient_values(model: ArmModel, patient: int) -> dict[str, float]:
+    """Every constant and initial value of the document for ``patient``: set these on a document
+    exported for another patient of the same model to simulate this one (the structure is the same)."""
+    return _build(model, patient, dry=True).values
+
+
+def _build(model: ArmModel, patient: int, dry: bool = False) -> _Builder:
+    b = _Builder(f"ketasim_{model.scenario.name}_{model.arm.name}", dry)
+    notes = (
+        f"ketasim {__version__}; scenario {model.scenario.name}; arm {model.arm.name}; patient {patient}; "
+        f"parameter hash {model.parameter_hash()}; time in hours, amounts in umol, concentrations in uM"
+    )
+    if not dry:
+        b.model.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{notes}</p></body>')
+    b.function("pos", ["x"], "piecewise(x, x > 0, 0)")
+    b.function("hill_rel", ["x", "K", "n"], "pos(x)^n * (1 + K^n) / (pos(x)^n + K^n)")
+    P = _cascade_parameters(b, model, patient)
+    conc = _pk(b, model, patient) if model.pk is not None else {}
+    avail = _block_and_conductance(b, model, conc)
+    rates = _circuit(b, model, avail)
+    u = _inputs(b, model, patient, conc, avail, rates)
+    _cascade(b, model, patient, u, P)
+    return b

@@ -16,6 +16,9 @@ Problem, sampling, evaluation and analysis are separate steps, as in SALib:
    first-order (S1) and total (ST) indices with the estimators of Saltelli 2010 (Table 2: S1 by
    Saltelli 2010's eq. b, ST by Jansen's) and bootstrap intervals.
 
+With few base samples and many factors, a Saltelli design's A and B columns can correlate, which
+biases the Sobol' indices; :func:`pairing` finds those factors and the result warns about them.
+
 Elementary effects are per whole range (the design is analysed on [0, 1] for every factor), so mu*
 compares factors whose units differ. A sample whose model fails numerically is recorded, not fatal:
 its Morris trajectory or Saltelli block (the samples that share its base point) is dropped, and the
@@ -49,12 +52,13 @@ SCALES = ("cascade", "clinical", "pk")
 METHODS = ("morris", "sobol")
 SAMPLINGS = ("uniform", "log-uniform")
 FIELDS = ("low", "high", "unit", "sampling", "source")
-DEFAULT_N = {"morris": 10, "sobol": 64}
+DEFAULT_N = {"morris": 10, "sobol": 256}
 MORRIS_LEVELS = 4
 BOOTSTRAP = 200
 CONF_LEVEL = 0.95
 
 # Covariate factors of the reference patient (scale "pk"): name -> (value, unit label, meaning).
+# Their status is "reference": the value is 1 by definition and the range carries the data.
 PK_FACTORS = {
     "clearance_factor": (1.0, "", "multiplier of CYP3A4 and CYP2B6 activity (reference patient: 1)")
 }
@@ -72,6 +76,7 @@ class Factor:
     sampling: str
     source: str
     base: float
+    status: str = "assumed"  # of the packaged value: measured, derived, fitted, assumed (pk: reference)
 
     def values(self, u: np.ndarray) -> np.ndarray:
         """Parameter values for points ``u`` in [0, 1]."""
@@ -89,22 +94,25 @@ class Factor:
             "unit": self.unit,
             "sampling": self.sampling,
             "base": self.base,
+            "status": self.status,
             "source": self.source,
         }
 
 
-def base_values(scale: str) -> dict[str, tuple[float, str]]:
-    """Packaged value and canonical unit label of every parameter of ``scale``."""
+def base_values(scale: str) -> dict[str, tuple[float, str, str]]:
+    """Packaged value, canonical unit label and status of every parameter of ``scale``."""
     if scale == "cascade":
-        return {k: (p.value, p.unit) for k, p in base_cascade().params.items()}
+        return {k: (p.value, p.unit, p.status.value) for k, p in base_cascade().params.items()}
     if scale == "clinical":
-        return {k: (p.value, p.unit) for k, p in packaged("clinical").params.items()}
+        return {k: (p.value, p.unit, p.status.value) for k, p in packaged("clinical").params.items()}
     if scale == "pk":
-        return {k: (v, unit) for k, (v, unit, _) in PK_FACTORS.items()}
+        return {k: (v, unit, "reference") for k, (v, unit, _) in PK_FACTORS.items()}
     raise unknown_choice("scale", scale, SCALES, "sensitivity ranges")
 
 
-def _factor(scale: str, name: str, raw: object, where: str, base: Mapping[str, tuple[float, str]]) -> Factor:
+def _factor(
+    scale: str, name: str, raw: object, where: str, base: Mapping[str, tuple[float, str, str]]
+) -> Factor:
     if not isinstance(raw, dict):
         raise KetasimError("must be an inline table {low, high, unit, sampling, source}", argument=where)
     for key in raw:
@@ -117,7 +125,7 @@ def _factor(scale: str, name: str, raw: object, where: str, base: Mapping[str, t
             )
     if name not in base:
         raise unknown_choice(f"{scale} parameter", name, base, where)
-    value, label = base[name]
+    value, label, status = base[name]
     kind = kind_of(label, where)
     if kind_of(str(raw["unit"]), where) != kind:
         raise KetasimError(
@@ -145,7 +153,7 @@ def _factor(scale: str, name: str, raw: object, where: str, base: Mapping[str, t
         )
     if not isinstance(raw["source"], str) or not raw["source"].strip():
         raise KetasimError("empty source", argument=where, fix="say why the range is what it is")
-    return Factor(name, scale, low, high, label, str(raw["sampling"]), raw["source"], value)
+    return Factor(name, scale, low, high, label, str(raw["sampling"]), raw["source"], value, status)
 
 
 def load_factors(path: str | Path = RANGES) -> dict[str, Factor]:
@@ -185,28 +193,28 @@ def select(
 ) -> tuple[list[Factor], dict[str, str]]:
     """The factors to vary and those left out, with the reason.
 
-    ``names`` are factor names or scales (``cascade``, ``clinical``, ``pk``); without names every
-    factor is varied except the parameters of mechanism routes that are switched off (they cannot
-    change any output)."""
+    ``names`` are factor names or scales (``cascade``, ``clinical``, ``pk``), default every scale.
+    A scale brings all its factors except the parameters of mechanism routes that are switched off
+    (they cannot change any output); a factor named on its own is always varied."""
     skipped: dict[str, str] = {}
-    if names is None:
-        chosen = []
-        for f in factors.values():
-            route = _route(f.name)
-            if route is not None and route not in mechanisms:
-                skipped[f.name] = f"mechanism {route} is switched off"
-            else:
-                chosen.append(f)
-    else:
-        wanted: list[str] = []
-        for n in names:
-            if n in SCALES:
-                wanted += [f.name for f in factors.values() if f.scale == n]
-            elif n in factors:
-                wanted.append(n)
-            else:
-                raise unknown_choice("parameter", n, [*factors, *SCALES], "--params")
-        chosen = [factors[n] for n in dict.fromkeys(wanted)]
+    wanted: list[str] = []
+    for n in SCALES if names is None else names:
+        if n in SCALES:
+            for f in factors.values():
+                route = _route(f.name)
+                if f.scale != n:
+                    continue
+                if route is not None and route not in mechanisms:
+                    skipped[f.name] = f"mechanism {route} is switched off"
+                else:
+                    wanted.append(f.name)
+        elif n in factors:
+            wanted.append(n)
+        else:
+            raise unknown_choice("parameter", n, [*factors, *SCALES], "--params")
+    wanted = list(dict.fromkeys(wanted))
+    skipped = {k: v for k, v in skipped.items() if k not in wanted}
+    chosen = [factors[n] for n in wanted]
     if len(chosen) < 2:
         raise KetasimError(
             f"needs at least 2 parameters to vary, got {len(chosen)}",
@@ -270,6 +278,7 @@ class Indices:
     groups: int  # trajectories or Saltelli blocks used
     dropped: int
     note: str = ""
+    paired: dict[str, float] = field(default_factory=dict)  # Sobol': factors whose A and B columns correlate
 
     @property
     def key(self) -> str:
@@ -320,7 +329,33 @@ def analyze(factors: Sequence[Factor], method: str, X: np.ndarray, Y: np.ndarray
             prob, Y, calc_second_order=False, num_resamples=BOOTSTRAP, conf_level=CONF_LEVEL, seed=seed
         )
     values = {n: np.asarray(res[n], dtype=float) for n in names}
-    return Indices(method, values, int(ok.sum()), dropped)
+    paired = pairing(factors, X) if method == "sobol" else {}
+    return Indices(method, values, int(ok.sum()), dropped, paired=paired)
+
+
+PAIRING_LIMIT = 0.1
+PAIRING_ADVICE = (
+    "the design's A and B columns correlate for some factors, which biases their Sobol' indices; "
+    "use a larger --n or fewer --params (screen with morris first)"
+)
+
+
+def pairing(factors: Sequence[Factor], X: np.ndarray, limit: float = PAIRING_LIMIT) -> dict[str, float]:
+    """Factors whose values in the two Saltelli matrices A and B correlate (|r| > ``limit``).
+
+    The estimators assume A and B independent. With few base samples and many factors, some pairs of
+    dimensions of a scrambled Sobol' sequence (column j of A is dimension j, of B dimension j + k)
+    are far from it (r = -0.37 for the 42nd of 42 factors at n = 256), which biases that factor's
+    indices (ST of a factor that alone sets the output comes out near 1.4). A larger n or fewer
+    factors removes it."""
+    k = len(factors)
+    A, B = X[0 :: k + 2], X[k + 1 :: k + 2]
+    out = {}
+    for j, f in enumerate(factors):
+        r = float(np.corrcoef(A[:, j], B[:, j])[0, 1])
+        if abs(r) > limit:
+            out[f.name] = round(r, 3)
+    return out
 
 
 # ------------------------------------------------------------------------------------- evaluation
@@ -427,6 +462,7 @@ class SensitivityResult:
             row = {"rank": rank, "name": f.name, "scale": f.scale}
             row.update({k: float(v[j]) for k, v in self.indices.values.items()})
             row.update({"low": f.low, "high": f.high, "unit": f.unit, "sampling": f.sampling, "base": f.base})
+            row["status"] = f.status
             rows.append(row)
         return rows
 
@@ -459,6 +495,8 @@ class SensitivityResult:
             doc["sum_s1"] = float(np.nansum(self.indices.values["S1"]))
         if self.indices.note:
             doc["note"] = self.indices.note
+        if self.indices.paired:
+            doc["design_warning"] = {"correlated_ab_columns": self.indices.paired, "message": PAIRING_ADVICE}
         doc.update(self.meta)
         return doc
 
@@ -468,7 +506,7 @@ class SensitivityResult:
         lines = [
             f"{self.scenario}: arm '{self.arm}'",
             f"output {self.output} ({d['output_unit']}): {d['output_description']}",
-            f"{self.method}, n = {self.n}: {self.evaluations} samples, {self.simulations} model runs"
+            f"{self.method}, n = {self.n}: {self.evaluations} samples, model runs: {self.simulations}"
             + (f", {self.indices.dropped} groups dropped (model failed)" if self.indices.dropped else ""),
         ]
         s = d["output_summary"]
@@ -479,19 +517,19 @@ class SensitivityResult:
             )
         if self.indices.note:
             lines.append(self.indices.note)
+        if self.indices.paired:
+            cells = ", ".join(f"{k} (r = {v:.2f})" for k, v in self.indices.paired.items())
+            lines.append(f"warning: {PAIRING_ADVICE}: {cells}")
         if self.method == "morris":
-            head = (
-                f"{'rank':>4}  {'parameter':<40}{'scale':<9}{'mu*':>10}{'+-95%':>10}{'mu':>10}{'sigma':>10}"
-            )
-            cols = ("mu_star", "mu_star_conf", "mu", "sigma")
+            cols, labels = ("mu_star", "mu_star_conf", "mu", "sigma"), ("mu*", "+-95%", "mu", "sigma")
         else:
-            head = f"{'rank':>4}  {'parameter':<40}{'scale':<9}{'ST':>8}{'+-95%':>8}{'S1':>8}{'+-95%':>8}"
-            cols = ("ST", "ST_conf", "S1", "S1_conf")
+            cols, labels = ("ST", "ST_conf", "S1", "S1_conf"), ("ST", "+-95%", "S1", "+-95%")
+        head = f"{'rank':>4}  {'parameter':<40}{'scale':<9}{'status':<10}"
+        head += "".join(f"{x:>10}" for x in labels)
         lines += ["", head, "-" * len(head)]
-        width = 10 if self.method == "morris" else 8
         for r in d["parameters"]:
-            cells = "".join(f"{r[c]:{width}.3g}" for c in cols)
-            lines.append(f"{r['rank']:>4}  {r['name']:<40}{r['scale']:<9}{cells}")
+            cells = "".join(f" {r[c]:9.3g}" for c in cols)
+            lines.append(f"{r['rank']:>4}  {r['name']:<40}{r['scale']:<9}{r['status']:<10}{cells}")
         if self.method == "sobol":
             lines.append(f"\nsum of S1: {d['sum_s1']:.3f}")
         skipped = self.meta.get("not_varied", {})

@@ -203,6 +203,44 @@ def clinical_draws(rng: np.random.Generator, n: int, n_times: int) -> np.ndarray
     return rng.standard_normal((n, 2 + n_times))
 
 
+def patient_inputs(frame: pd.DataFrame) -> tuple[Covariates, dict[str, np.ndarray]]:
+    """Covariates and per-patient cascade parameters of the sampled patients in ``frame``."""
+    factors = {}
+    if "eta_cl" in frame:
+        eta = apply_eta(1.0, frame["eta_cl"].to_numpy(), "lognormal")
+        factors = {"CYP3A4": eta, "CYP2B6": eta}
+    cov = Covariates.batch(frame["weight_kg"].to_numpy(), frame["cyp2b6"].astype(str).tolist(), factors)
+    return cov, {"bdnf.release_factor": bdnf_release_factor(frame["bdnf"])}
+
+
+def clinical_scores(
+    frame: pd.DataFrame,
+    t: np.ndarray,
+    strength: np.ndarray,
+    block: np.ndarray,
+    sedation: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MADRS, CADSS and systolic rise (each (P, T)) from synaptic strength, pyramidal NMDA block and
+    sedation on the grid ``t``; ``rng`` gives each patient's clinical random numbers
+    (:func:`clinical_draws`), row ``i`` to the patient in row ``i`` of ``frame``."""
+    n = len(frame)
+    p = clinical_params()
+    z = clinical_draws(rng, n, t.size)
+    sens = _lognormal(z[:, 0], p["mood.sensitivity_cv"])
+    sens *= np.clip(1.0 + p["mood.bmi_effect"] * (frame["bmi_kg_m2"].to_numpy() - 30.0), 0.2, None)
+    sens *= 1.0 + p["mood.fh_aud_effect"] * frame["fh_aud"].to_numpy(dtype=float)
+    drug = scores.drug_effect(t, strength, strength[:, 0], sens, p)
+    cadss = scores.dissociation(t, block, p)
+    notice = scores.noticeability(cadss, sedation, p)
+    placebo = scores.placebo_fraction(t, notice, _lognormal(z[:, 1], p["placebo.cv"]), p)
+    noise = p["mood.measurement_sd"] * z[:, 2:]
+    noise[:, 0] = 0.0
+    madrs = scores.madrs(frame["madrs_baseline"].to_numpy(), placebo, drug, noise)
+    sbp = scores.systolic_rise(t, block, frame["age_y"].to_numpy(), p)
+    return madrs, cadss, sbp
+
+
 def simulate_arm(
     scenario: Scenario, arm: Arm, frame: pd.DataFrame, rng: np.random.Generator, mechanisms=None
 ) -> ArmResult:
@@ -210,35 +248,12 @@ def simulate_arm(
 
     ``rng`` gives each patient's clinical random numbers (:func:`clinical_draws`), row ``i`` to the
     patient in row ``i`` of ``frame``."""
-    n = len(frame)
-    factors = {}
-    if "eta_cl" in frame:
-        eta = apply_eta(1.0, frame["eta_cl"].to_numpy(), "lognormal")
-        factors = {"CYP3A4": eta, "CYP2B6": eta}
-    cov = Covariates.batch(frame["weight_kg"].to_numpy(), frame["cyp2b6"].astype(str).tolist(), factors)
-    ds = run_arm(
-        scenario,
-        arm,
-        cov,
-        mechanisms=mechanisms,
-        patient_params={"bdnf.release_factor": bdnf_release_factor(frame["bdnf"])},
-    )
-    p = clinical_params()
+    cov, patient_params = patient_inputs(frame)
+    ds = run_arm(scenario, arm, cov, mechanisms=mechanisms, patient_params=patient_params)
     t = ds.time.values
     strength = ds.surface_ampa.values * ds.spine_density.values
-    z = clinical_draws(rng, n, t.size)
-    sens = _lognormal(z[:, 0], p["mood.sensitivity_cv"])
-    sens *= np.clip(1.0 + p["mood.bmi_effect"] * (frame["bmi_kg_m2"].to_numpy() - 30.0), 0.2, None)
-    sens *= 1.0 + p["mood.fh_aud_effect"] * frame["fh_aud"].to_numpy(dtype=float)
-    drug = scores.drug_effect(t, strength, strength[:, 0], sens, p)
     block = ds.nmda_block.sel(cell_type="pyramidal").values
-    cadss = scores.dissociation(t, block, p)
-    notice = scores.noticeability(cadss, ds.sedation.values, p)
-    placebo = scores.placebo_fraction(t, notice, _lognormal(z[:, 1], p["placebo.cv"]), p)
-    noise = p["mood.measurement_sd"] * z[:, 2:]
-    noise[:, 0] = 0.0
-    madrs = scores.madrs(frame["madrs_baseline"].to_numpy(), placebo, drug, noise)
-    sbp = scores.systolic_rise(t, block, frame["age_y"].to_numpy(), p)
+    madrs, cadss, sbp = clinical_scores(frame, t, strength, block, ds.sedation.values, rng)
     parent = np.zeros_like(madrs)
     if "plasma" in ds:
         dosed = {d.compound for d in arm.regimen.doses}

@@ -16,32 +16,94 @@ Every parameter may be a number or an array that broadcasts against the batch sh
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
+from numba import njit, prange
 
 POPULATIONS = ("pyramidal", "pv", "sst")
 E, P, S = range(3)
 _TOL = 1e-9
 
 
+@njit(cache=True)
+def _fixed_point_one(W, h, out):
+    """Fixed point of one network by trying every active set (in itertools.product order)."""
+    n = h.size
+    M = np.empty((n, n))
+    b = np.empty(n)
+    found = 0
+    for code in range(2**n):
+        # mask bits: population 0 is the most significant, as in itertools.product((0, 1), repeat=n)
+        a = np.empty(n)
+        for i in range(n):
+            a[i] = float((code >> (n - 1 - i)) & 1)
+        for i in range(n):
+            for j in range(n):
+                M[i, j] = (1.0 if i == j else 0.0) - W[i, j] * a[i] * a[j]
+            b[i] = h[i] * a[i]
+        # Gaussian elimination with partial pivoting
+        singular = False
+        for k in range(n):
+            piv = k
+            for i in range(k + 1, n):
+                if abs(M[i, k]) > abs(M[piv, k]):
+                    piv = i
+            if M[piv, k] == 0.0:
+                singular = True
+                break
+            if piv != k:
+                for j in range(n):
+                    M[k, j], M[piv, j] = M[piv, j], M[k, j]
+                b[k], b[piv] = b[piv], b[k]
+            for i in range(k + 1, n):
+                f = M[i, k] / M[k, k]
+                for j in range(k, n):
+                    M[i, j] -= f * M[k, j]
+                b[i] -= f * b[k]
+        if singular:
+            continue
+        r = np.empty(n)
+        for i in range(n - 1, -1, -1):
+            s = b[i]
+            for j in range(i + 1, n):
+                s -= M[i, j] * r[j]
+            r[i] = s / M[i, i]
+        ok = True
+        for i in range(n):
+            u = h[i]
+            for j in range(n):
+                u += W[i, j] * r[j]
+            if a[i] > 0.0 and not r[i] > -_TOL:
+                ok = False
+            if a[i] == 0.0 and not u <= _TOL:
+                ok = False
+        if ok:
+            if found == 0:
+                for i in range(n):
+                    out[i] = max(r[i], 0.0)
+            found += 1
+    if found != 1:
+        for i in range(n):
+            out[i] = np.nan
+
+
+@njit(parallel=True, cache=True)
+def _fixed_points(W, h):
+    out = np.empty_like(h)
+    for k in prange(h.shape[0]):
+        _fixed_point_one(W[k], h[k], out[k])
+    return out
+
+
 def fixed_point(W: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Rates ``r`` with ``r = max(W r + h, 0)`` for batched ``W`` (..., n, n) and ``h`` (..., n)."""
-    n = h.shape[-1]
-    out = np.full(h.shape, np.nan)
-    found = np.zeros(h.shape[:-1], dtype=int)
-    eye = np.eye(n)
-    for mask in itertools.product((0.0, 1.0), repeat=n):
-        a = np.array(mask)
-        M = eye - W * a[:, None] * a[None, :]
-        r = np.linalg.solve(M, (h * a)[..., None])[..., 0]
-        u = np.einsum("...ij,...j->...i", W, r) + h
-        active_ok = np.where(a > 0, r > -_TOL, True).all(axis=-1)
-        silent_ok = np.where(a > 0, True, u <= _TOL).all(axis=-1)
-        ok = active_ok & silent_ok
-        out = np.where((ok & (found == 0))[..., None], np.clip(r, 0, None), out)
-        found += ok
-    return np.where((found == 1)[..., None], out, np.nan)
+    """Rates ``r`` with ``r = max(W r + h, 0)`` for batched ``W`` (..., n, n) and ``h`` (..., n).
+
+    NaN where no set of active populations, or more than one, is self-consistent (compiled)."""
+    W, h = np.broadcast_arrays(np.asarray(W, dtype=float), np.asarray(h, dtype=float)[..., None, :])
+    shape = h.shape[:-2] + h.shape[-1:]
+    n = shape[-1]
+    Wf = np.array(W.reshape(-1, n, n), order="C")
+    hf = np.array(h[..., 0, :].reshape(-1, n), order="C")
+    return _fixed_points(Wf, hf).reshape(shape)
 
 
 def ampa_scaling(adapted: np.ndarray, p: dict[str, float]) -> np.ndarray:

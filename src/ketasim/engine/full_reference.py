@@ -111,6 +111,8 @@ def _trajectories(model: ArmModel, layout: Layout, t: np.ndarray, Z: np.ndarray,
     x = Z[..., : layout.n_pk] if model.pk is not None else None
     if x is not None:
         conc = {v: concentrations(x, idx) for v, idx in model.conc_index.items()}
+        central = [model.pk.state(sp.id, "central") for sp in model.species]
+        conc["plasma"] = x[..., central] / model.pk.v1[patients][:, None, :]
     else:
         conc = {v: np.zeros((len(patients), t.size, 0)) for v in model.conc_index}
     block = np.stack([Z[..., sl].sum(axis=-1) for sl in layout.block], axis=-1) if layout.block else (

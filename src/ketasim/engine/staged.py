@@ -2,10 +2,10 @@
 
 Data flow down only, so the scales can be solved one after the other on a shared time grid:
 
-1. PK is linear: exact matrix exponentials per dosing segment (:mod:`ketasim.engine.linear`).
+1. PK is linear: exact modal solution in each patient's eigenbasis (:mod:`ketasim.engine.modal`).
 2. Pore block is linear in the blocked fractions for given concentrations: exact exponentials on
    each grid interval with the concentration at its interval mean
-   (:func:`ketasim.targets.patient_block.solve_block`).
+   (:func:`ketasim.targets.patient_block.blocked_total`).
 3. Allosteric modulators, the circuit and the route occupancies are algebraic (quasi-steady).
 4. The cascade is a small stiff nonlinear ODE driven by inputs that are linear between grid points
    (:mod:`ketasim.engine.cascade_solver`, compiled with numba, one adaptive solve per patient).
@@ -20,18 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.engine.linear import solve_linear
+from ketasim.engine.modal import solve_modal
 from ketasim.model_assembly import (
     ArmModel,
     available,
     cascade_inputs,
     circuit_rates,
-    concentrations,
     nam_fraction,
     occupancy_sum,
 )
 from ketasim.signalling import cascade
-from ketasim.targets.patient_block import solve_block
+from ketasim.targets.patient_block import blocked_total
 
 
 @dataclass
@@ -39,8 +38,8 @@ class Trajectories:
     """Solution of one arm on the grid ``t`` (leading axes patient, time)."""
 
     t: np.ndarray
-    x: np.ndarray | None  # PK states (P, T, n) or None without doses
-    conc: dict[str, np.ndarray]  # variable -> (P, T, S)
+    x: np.ndarray | None  # all PK states (P, T, n) if the solver keeps them
+    conc: dict[str, np.ndarray]  # variable -> (P, T, S) µM (plasma: total plasma concentration)
     block: np.ndarray  # (P, T, n_terms)
     nam: np.ndarray  # (P, T, n_subunits)
     available: np.ndarray  # (P, T, 3)
@@ -109,16 +108,20 @@ def select(sol: Trajectories, idx: np.ndarray) -> Trajectories:
 def _solve_on(model: ArmModel, t: np.ndarray, cascade_method: str) -> Trajectories:
     P, T = model.n_patients, t.size
     S = len(model.species)
+    x = None
     if model.pk is not None:
-        x = solve_linear(model.pk.A, model.schedule, t)
-        conc = {v: concentrations(x, idx) for v, idx in model.conc_index.items()}
+        names = list(model.conc_index)
+        central = np.array([model.pk.state(sp.id, "central") for sp in model.species])
+        rows = np.concatenate([*(model.conc_index[v] for v in names), central])
+        xr_ = solve_modal(model.pk.A, model.schedule, t, rows).reshape(P, T, len(names) + 1, S)
+        conc = {v: np.clip(xr_[:, :, i], 0.0, None) for i, v in enumerate(names)}
+        conc["plasma"] = xr_[:, :, -1] / model.pk.v1[:, None, :]
     else:
-        x = None
         conc = {v: np.zeros((P, T, 0)) for v in model.conc_index}
     block = np.zeros((P, T, len(model.block_terms)))
     for j, term in enumerate(model.block_terms):
         c = conc["brain_ecf"][..., term.species]
-        block[..., j] = solve_block(c, t, term.on, term.off).sum(axis=-1)
+        block[..., j] = blocked_total(c, t, term.on, term.off)
     nam, avail, r, u = algebraic(model, conc, block)
     y = integrate_cascade(model, t, u, cascade_method)
     sedation = occupancy_sum(conc["brain_ecf"], model.sedation) if S else np.zeros((P, T))

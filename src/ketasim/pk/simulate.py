@@ -64,15 +64,28 @@ def simulate(
 def to_dataset(
     model: PKModel, x: np.ndarray, t: np.ndarray, regimen: Regimen, library: Library
 ) -> xr.Dataset:
+    """The PK result as a Dataset: concentrations by analyte (with enantiomer group sums) and raw states."""
+    conc = {"plasma": x[:, :, [model.state(sp.id, "central") for sp in model.species]] / model.v1[:, None, :]}
+    for r in ("brain_ecf", "cytosol", "lysosome"):
+        conc[r] = x[:, :, [model.state(sp.id, r) for sp in model.species]]
+    ds = concentration_dataset(model, conc, t, regimen, library)
+    ds["raw"] = (
+        ("patient", "time", "state"),
+        x,
+        {"long_name": "raw model states (amounts in umol, brain/cell states in uM)"},
+    )
+    return ds.assign_coords(state=[s.name for s in model.states])
+
+
+def concentration_dataset(
+    model: PKModel, conc: dict[str, np.ndarray], t: np.ndarray, regimen: Regimen, library: Library
+) -> xr.Dataset:
+    """Dataset of concentrations ``conc`` (variable -> (P, T, S) µM, species in model order; variables
+    plasma, brain_ecf, cytosol, lysosome), with unbound plasma, ng/mL and enantiomer group sums."""
     species = model.species
     S = len(species)
-    P, T = x.shape[0], t.size
-    plasma = np.empty((P, T, S))
-    cells = {r: np.empty((P, T, S)) for r in ("brain_ecf", "cytosol", "lysosome")}
-    for k, sp in enumerate(species):
-        plasma[:, :, k] = x[:, :, model.state(sp.id, "central")] / model.v1[:, None, k]
-        for r in cells:
-            cells[r][:, :, k] = x[:, :, model.state(sp.id, r)]
+    plasma = conc["plasma"]
+    P = plasma.shape[0]
     unbound = plasma * model.fu[None, None, :]
     mw = np.array([sp.mw for sp in species])
     names = [sp.analyte for sp in species]
@@ -88,52 +101,29 @@ def to_dataset(
         base = a * w
         return np.concatenate([base, *(e[:, :, None] for e in extra)], axis=2) if extra else base
 
+    dims = ("patient", "time", "analyte")
     analytes = names + list(groups)
+    data = {
+        "plasma": (dims, with_groups(plasma), {"units": "uM", "long_name": "total plasma concentration"}),
+        "plasma_ng_ml": (
+            dims,
+            with_groups(plasma, mw),
+            {"units": "ng/mL", "long_name": "total plasma concentration"},
+        ),
+        "unbound": (dims, with_groups(unbound), {"units": "uM", "long_name": "unbound plasma concentration"}),
+        "weight": (("patient",), model.covariates.weight, {"units": "kg"}),
+    }
+    labels = {
+        "brain_ecf": "brain extracellular fluid",
+        "cytosol": "neuronal cytosol",
+        "lysosome": "lysosomal lumen",
+    }
+    for r, label in labels.items():
+        if r in conc:
+            data[r] = (dims, with_groups(conc[r]), {"units": "uM", "long_name": label})
     ds = xr.Dataset(
-        {
-            "plasma": (
-                ("patient", "time", "analyte"),
-                with_groups(plasma),
-                {"units": "uM", "long_name": "total plasma concentration"},
-            ),
-            "plasma_ng_ml": (
-                ("patient", "time", "analyte"),
-                with_groups(plasma, mw),
-                {"units": "ng/mL", "long_name": "total plasma concentration"},
-            ),
-            "unbound": (
-                ("patient", "time", "analyte"),
-                with_groups(unbound),
-                {"units": "uM", "long_name": "unbound plasma concentration"},
-            ),
-            "brain_ecf": (
-                ("patient", "time", "analyte"),
-                with_groups(cells["brain_ecf"]),
-                {"units": "uM", "long_name": "brain extracellular fluid"},
-            ),
-            "cytosol": (
-                ("patient", "time", "analyte"),
-                with_groups(cells["cytosol"]),
-                {"units": "uM", "long_name": "neuronal cytosol"},
-            ),
-            "lysosome": (
-                ("patient", "time", "analyte"),
-                with_groups(cells["lysosome"]),
-                {"units": "uM", "long_name": "lysosomal lumen"},
-            ),
-            "raw": (
-                ("patient", "time", "state"),
-                x,
-                {"long_name": "raw model states (amounts in umol, brain/cell states in uM)"},
-            ),
-            "weight": (("patient",), model.covariates.weight, {"units": "kg"}),
-        },
-        coords={
-            "patient": np.arange(P),
-            "time": ("time", t, {"units": "h"}),
-            "analyte": analytes,
-            "state": [s.name for s in model.states],
-        },
+        data,
+        coords={"patient": np.arange(P), "time": ("time", t, {"units": "h"}), "analyte": analytes},
     )
     ds.attrs.update(
         {

@@ -74,8 +74,9 @@ def plot_indices(result: SensitivityResult, path: str | Path) -> Path:
     ax.axvline(0.0, color="black", lw=0.6)
     ax.set_xlabel(xlabel)
     ax.set_title(
-        f"{result.method}: {result.output} ({result.scenario}, arm {result.arm}, n = {result.n})", fontsize=9
+        f"{result.method}, n = {result.n}: {result.output}\n{result.scenario}, arm {result.arm}", fontsize=9
     )
+    ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, format=path.suffix.lower()[1:], dpi=120)

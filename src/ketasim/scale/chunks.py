@@ -19,6 +19,7 @@ batch for the engine whatever the chunking).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,6 +72,17 @@ class ChunkResult:
     stop: int
     rows: pa.Table
     fingerprint: tuple[str, str, str]  # (model parameter hash, clinical parameter hash, ketasim version)
+    peak_rss_mb: float | None = None  # peak resident memory of the process that ran it, so far
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MB (None where the ``resource`` module is missing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, KB on Linux
 
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
@@ -84,7 +96,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         parameter_hash = result.parameter_hash
         del result  # the block's (patients x time) arrays go before the next block is simulated
     fingerprint = (str(parameter_hash), clinical_params().digest(), __version__)
-    return ChunkResult(task.arm_index, task.start, task.stop, pa.concat_tables(tables), fingerprint)
+    rows = pa.concat_tables(tables)
+    return ChunkResult(task.arm_index, task.start, task.stop, rows, fingerprint, peak_rss_mb())
 
 
 def plan_chunks(
@@ -136,7 +149,8 @@ def run_chunked(
     processes; ``workers=1`` runs in this process). ``out``: a directory for one Parquet file of
     per-patient rows per arm and ``summary.json`` (the returned summary document). ``progress(arm, done,
     n)`` is called after each chunk. ``n``, ``seed``, ``mechanisms`` and ``control`` are as in
-    :func:`ketasim.trial.run_trial`, whose patients these are."""
+    :func:`ketasim.trial.run_trial`, whose patients these are. A script that runs chunks in local
+    processes keeps its work under ``if __name__ == "__main__":`` (see :mod:`ketasim.scale.executor`)."""
     if control is not None:
         scenario.arm(control)  # unknown arm -> error naming the choices
     n, seed = check_n_seed(scenario, n, seed)
@@ -153,6 +167,7 @@ def run_chunked(
     tasks = plan_chunks(scenario, spec, n, seed, chunk_size, block_size, mechanisms)
     started = time.perf_counter()
     files: dict[str, Path] = {}
+    worker_rss: list[float] = []
     sink = ParquetSink(directory, names) if directory is not None else None
     try:
         for result in map_chunks(run_chunk, tasks, scheduler=scheduler, workers=workers):
@@ -160,6 +175,8 @@ def run_chunked(
             summaries[name].update(result.rows, result.fingerprint)
             if sink is not None:
                 sink.write(name, result.rows)
+            if result.peak_rss_mb is not None:
+                worker_rss.append(result.peak_rss_mb)
             if progress is not None:
                 progress(name, result.stop, n)
             del result
@@ -177,6 +194,7 @@ def run_chunked(
         "chunks_per_arm": -(-n // chunk_size),
         "backend": _backend(scheduler, workers),
         "wall_time_s": time.perf_counter() - started,
+        "worker_peak_rss_mb": max(worker_rss) if worker_rss else None,
         "madrs_percentiles": PERCENTILE_METHOD,
     }
     if files:

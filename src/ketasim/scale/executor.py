@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import socket
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -51,29 +51,49 @@ def map_chunks(
     """Yield ``func(item)`` for each item in order.
 
     ``scheduler`` is the address of a Dask scheduler (``tcp://host:8786``) or a
-    ``distributed.Client``; without it the items run in ``workers`` local processes (1: in this
-    process, which is what tests and small runs use). ``window`` caps the items in flight (default
-    twice the local processes, or twice the cluster's threads and at least 8)."""
+    ``distributed.Client``; without it the items run in ``workers`` local processes (1, or a
+    single item: in this process, which is what tests and small runs use). ``window`` caps the items
+    in flight (default twice the local processes, or twice the cluster's threads and at least 8)."""
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
         raise KetasimError(f"must be a whole number >= 1, got {window!r}", argument="window")
     if scheduler is not None:
         yield from _dask_map(func, items, scheduler, window)
         return
     workers = check_workers(workers)
+    if isinstance(items, Sized):
+        workers = max(1, min(workers, len(items)))
     if workers == 1:
         for item in items:
             yield func(item)
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(func))
+    threads = max(1, default_workers() // workers)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_process_context(func),
+        initializer=share_cores,
+        initargs=(threads,),
+    )
     try:
         yield from in_order(lambda item: pool.submit(func, item), items, window or 2 * workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def share_cores(threads: int) -> None:
+    """Cap numba's thread pool in a worker process at ``threads`` (the cores divided among the workers),
+    so that local processes and the engine's parallel loops do not oversubscribe the cores."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
 def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.BaseContext:
-    """Fresh worker processes that do not inherit this process's threads (a Dask client, a web app):
-    a fork server with ``func``'s module imported once (POSIX), else spawned interpreters."""
+    """Fresh worker processes that do not inherit this process's threads (a Dask client, numba's thread
+    pool, a web app): a fork server with ``func``'s module imported once (POSIX), else spawned
+    interpreters. Either way a script that runs chunks in local processes must keep its work under
+    ``if __name__ == "__main__":``, as the workers import the script's main module."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([func.__module__])

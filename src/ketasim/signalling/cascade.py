@@ -29,10 +29,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.sparse import block_diag, csr_matrix
-
-from numba import njit
 
 from ketasim.structure.spines import baseline_density, condition_factors, turnover
 
@@ -116,14 +115,14 @@ def pack(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _hill_rel(x, half, n):  # noqa: ANN001 - numba kernel
+def _hill_rel(x, half, n):
     """x^n / (x^n + K^n), scaled to 1 at x = 1."""
     xn = max(x, 0.0) ** n
     return xn * (1.0 + half**n) / (xn + half**n)
 
 
 @njit(cache=True)
-def derivatives(y, u, q, ref, d):  # noqa: ANN001 - numba kernel
+def derivatives(y, u, q, ref, d):
     """Write dy/dt (1/h) of one subject into ``d``: states ``y``, inputs ``u``, packed parameters ``q``,
     adapted synaptic protein ``ref`` (see :mod:`ketasim.structure.spines`). Compiled with numba; the
     single implementation of the cascade equations."""
@@ -167,7 +166,7 @@ def derivatives(y, u, q, ref, d):  # noqa: ANN001 - numba kernel
 
 
 @njit(cache=True)
-def _rhs_batch(y, u, q, ref):  # noqa: ANN001 - numba kernel
+def _rhs_batch(y, u, q, ref):
     out = np.empty_like(y)
     for i in range(y.shape[0]):
         derivatives(y[i], u[i], q[i], ref[i], out[i])
@@ -209,7 +208,26 @@ def steady_state(
 ) -> np.ndarray:
     """States at rest for constant inputs ``u`` (P, n_inputs): the drug-free state of each subject.
 
-    Without ``protein_ref`` the spines are adapted to the steady synaptic protein itself."""
+    Without ``protein_ref`` the spines are adapted to the steady synaptic protein itself. Subjects
+    with identical parameters, inputs and reference share one solve (a trial has a few genotypes,
+    not thousands of distinct resting states); each distinct subject is solved on its own, so the
+    result does not depend on the batch."""
+    u = np.asarray(u, dtype=float)
+    P = u.shape[0]
+    ref = np.full(P, -1.0) if protein_ref is None else np.broadcast_to(protein_ref, (P,)).astype(float)
+    key = np.concatenate([pack(p, depressed, P), u, ref[:, None]], axis=1)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    out = np.empty((first.size, len(STATES)))
+    for row, i in enumerate(first):
+        sub = {k: (np.asarray(v)[i : i + 1] if isinstance(v, np.ndarray) else v) for k, v in p.items()}
+        r = None if protein_ref is None else ref[i : i + 1]
+        out[row] = _steady_state(u[i : i + 1], sub, depressed, r)[0]
+    return out[inverse.ravel()]
+
+
+def _steady_state(
+    u: np.ndarray, p: Mapping[str, float], depressed: bool, protein_ref: np.ndarray | None
+) -> np.ndarray:
     P = u.shape[0]
     y0 = initial_guess(p, depressed, P)
     n = len(STATES)

@@ -54,7 +54,7 @@ def spine_rate(
 
 
 @njit(cache=True)
-def turnover(S, protein, reference, k, phi, sigma, gain, formation_max):  # noqa: ANN001 - numba kernel
+def turnover(S, protein, reference, k, phi, sigma, gain, formation_max):
     """dS/dt = k phi (1 + F(g max(s - s_ref, 0))) - k sigma S (scalars or arrays; compiled)."""
     drive = gain * np.maximum(protein - reference, 0.0)
     formation = k * phi * (1.0 + drive / (1.0 + drive / formation_max))

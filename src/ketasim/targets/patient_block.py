@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from numba import njit, prange
 
 from ketasim.compounds import Library, Species, default_library
 from ketasim.targets.cell_types import CellType, cell_types
@@ -29,66 +30,129 @@ def _blocking_species(ds: xr.Dataset, library: Library) -> list[tuple[str, Speci
     return out
 
 
-def _phi(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True)
+def _phi(x):
     """(1 - e^-x) / x and (x - 1 + e^-x) / x^2, accurate for small x."""
-    small = x < 1e-4
-    xs = np.where(small, 1.0, x)
-    p1 = np.where(small, 1.0 - x / 2.0 + x * x / 6.0, -np.expm1(-xs) / xs)
-    p2 = np.where(small, 0.5 - x / 6.0 + x * x / 24.0, (xs + np.expm1(-xs)) / (xs * xs))
-    return p1, p2
+    if x < 1e-4:
+        return 1.0 - x / 2.0 + x * x / 6.0, 0.5 - x / 6.0 + x * x / 24.0
+    e = np.expm1(-x)
+    return -e / x, (x + e) / (x * x)
 
 
-def solve_block(
-    conc: np.ndarray, t: np.ndarray, on: np.ndarray, off: np.ndarray, chunk: int = 64
-) -> np.ndarray:
-    """Blocked fractions (P, T, k) for concentrations ``conc`` (P, T, k) µM, rates in 1/h.
+@njit(cache=True)
+def _step2(x0, x1, a0, a1, b0, b1, o0, o1, h):
+    """One interval of two coupled groups (closed-form 2 x 2 eigendecomposition, no allocation)."""
+    m0 = max(0.5 * (a0 + b0), 1e-12 * (o0 + 1.0))
+    m1 = max(0.5 * (a1 + b1), 1e-12 * (o1 + 1.0))
+    r0, r1 = np.sqrt(m0), np.sqrt(m1)
+    sa, sb, sc = o0 + m0, r0 * r1, o1 + m1
+    th = 0.5 * np.arctan2(2.0 * sb, sa - sc)
+    cs, sn = np.cos(th), np.sin(th)
+    l0 = sa * cs * cs + 2.0 * sb * sn * cs + sc * sn * sn
+    l1 = sa * sn * sn - 2.0 * sb * sn * cs + sc * cs * cs
+    # V = [[cs, -sn], [sn, cs]]; work in y = V^T (v / r)
+    y0, y1 = x0 / r0, x1 / r1
+    f0, f1 = a0 / r0, a1 / r1
+    g0, g1 = (b0 - a0) / r0, (b1 - a1) / r1
+    z0, z1 = cs * y0 + sn * y1, -sn * y0 + cs * y1
+    e0, e1 = cs * f0 + sn * f1, -sn * f0 + cs * f1
+    d0, d1 = cs * g0 + sn * g1, -sn * g0 + cs * g1
+    p1, p2 = _phi(l0 * h)
+    w0 = np.exp(-l0 * h) * z0 + h * p1 * e0 + h * p2 * d0
+    p1, p2 = _phi(l1 * h)
+    w1 = np.exp(-l1 * h) * z1 + h * p1 * e1 + h * p2 * d1
+    return r0 * (cs * w0 - sn * w1), r1 * (sn * w0 + cs * w1)
 
-    db/dt = a(t) - K b with a = on * C, C linear between grid points, and K = diag(off) + a_m 1^T
-    taken at the interval mean a_m. On each interval the linear system is solved exactly for the
-    linear forcing: b(t + h) = exp(-K h) b(t) + h phi1(K h) a(t) + h phi2(K h) (a(t + h) - a(t)), with
-    phi1(x) = (1 - e^-x)/x and phi2(x) = (x - 1 + e^-x)/x^2 (an exponential integrator; Hochbruck M,
-    Ostermann A 2010, Acta Numerica 19:209). The linear forcing keeps the block of fast-unbinding
-    species in step with the concentration (holding the interval mean lags by half an interval).
-    K is similar to the symmetric diag(off) + sqrt(a_m) sqrt(a_m)^T, so exp(-K h) comes from one
-    batched symmetric eigendecomposition for all patients and many intervals at once. Binding rates
-    are floored at 1e-12 x (off + 1) per hour so the similarity transform stays finite (a change far
-    below round-off of any blocked fraction).
+
+@njit(cache=True)
+def _block_one(a, t, off, out):
+    """Total blocked fraction over time for binding rates ``a`` (T, g) of groups unbinding at ``off``."""
+    T, g = a.shape
+    x = np.zeros(g)
+    am = np.empty(g)
+    w = np.empty(g)
+    out[0] = 0.0
+    for j in range(1, T):
+        h = t[j] - t[j - 1]
+        if h <= 0.0:
+            out[j] = out[j - 1]
+            continue
+        weak = 0.0
+        for i in range(g):
+            am[i] = max(0.5 * (a[j - 1, i] + a[j, i]), 1e-12 * (off[i] + 1.0))
+            weak += am[i] / (off[i] + 1.0)
+        if g == 1 or weak < 1e-9:
+            # one group, or binding negligible (sum a/(off+1) < 1e-9 per hour): groups decouple exactly
+            # up to a relative error of that size
+            for i in range(g):
+                lam = off[i] + am[i]
+                p1, p2 = _phi(lam * h)
+                x[i] = np.exp(-lam * h) * x[i] + h * p1 * a[j - 1, i] + h * p2 * (a[j, i] - a[j - 1, i])
+        elif g == 2:
+            x[0], x[1] = _step2(x[0], x[1], a[j - 1, 0], a[j - 1, 1], a[j, 0], a[j, 1], off[0], off[1], h)
+        else:
+            r = np.sqrt(am)
+            S = np.outer(r, r)
+            for i in range(g):
+                S[i, i] += off[i]
+            lam, V = np.linalg.eigh(S)
+            Vt = np.ascontiguousarray(V.T)
+            z0 = Vt @ (x / r)
+            f0 = Vt @ (a[j - 1] / r)
+            f1 = Vt @ ((a[j] - a[j - 1]) / r)
+            for i in range(g):
+                p1, p2 = _phi(lam[i] * h)
+                w[i] = np.exp(-lam[i] * h) * z0[i] + h * p1 * f0[i] + h * p2 * f1[i]
+            x = r * (np.ascontiguousarray(V) @ w)
+        out[j] = x.sum()
+
+
+@njit(parallel=True, cache=True)
+def _block_all(a, t, off):
+    P = a.shape[0]
+    out = np.empty((P, t.size))
+    for p in prange(P):
+        _block_one(a[p], t, off, out[p])
+    return out
+
+
+def off_groups(off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group of each species, unbinding rate of each group): species with equal unbinding rates
+    (to 1e-12 relative) share a group."""
+    rates: list[float] = []
+    group = np.empty(off.size, dtype=int)
+    for i, k in enumerate(off):
+        for gi, v in enumerate(rates):
+            if abs(k - v) <= 1e-12 * max(abs(k), abs(v)):
+                group[i] = gi
+                break
+        else:
+            group[i] = len(rates)
+            rates.append(float(k))
+    return group, np.array(rates)
+
+
+def blocked_total(conc: np.ndarray, t: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Total blocked fraction (P, T) for concentrations ``conc`` (P, T, k) µM, rates in 1/h.
+
+    db_i/dt = on_i C_i (1 - sum_j b_j) - off_i b_i, with C linear between grid points. Species with
+    the same unbinding rate move together, so the blocked fractions of each such group obey
+    db_G/dt = a_G (1 - B) - off_G b_G with a_G = sum_(i in G) on_i C_i: the system shrinks to one
+    equation per distinct unbinding rate (racemic ketamine and its metabolites: two). On each interval
+    db/dt = a(t) - K b with K = diag(off) + a_m 1^T at the interval mean a_m is solved exactly for the
+    linear forcing: b(t + h) = exp(-K h) b(t) + h phi1(K h) a(t) + h phi2(K h) (a(t + h) - a(t)),
+    phi1(x) = (1 - e^-x)/x, phi2(x) = (x - 1 + e^-x)/x^2 (an exponential integrator; Hochbruck M,
+    Ostermann A 2010, Acta Numerica 19:209); holding the interval mean instead would lag the block of
+    fast-unbinding species by half an interval. K is similar to the symmetric diag(off) +
+    sqrt(a_m) sqrt(a_m)^T. Binding rates are floored at 1e-12 x (off + 1) per hour so the similarity
+    transform stays finite (a change far below round-off of any blocked fraction). Compiled with
+    numba, one patient per thread.
     """
-    P, T, k = conc.shape
-    b = np.zeros((P, T, k))
-    x = np.zeros((P, k))
-    for start in range(1, T, chunk):
-        stop = min(start + chunk, T)
-        h = (t[start:stop] - t[start - 1 : stop - 1])[None, :, None]  # (1, n, 1)
-        a0 = conc[:, start - 1 : stop - 1] * on  # (P, n, k)
-        a1 = conc[:, start:stop] * on
-        a = np.maximum(0.5 * (a0 + a1), 1e-12 * (off + 1.0))
-        # intervals with negligible binding (sum a/(off+1) < 1e-9 per hour): species decouple exactly
-        # up to a relative error of that size, and need no eigendecomposition
-        weak = (a / (off + 1.0)).sum(axis=-1) < 1e-9
-        r = np.sqrt(a)
-        n = stop - start
-        lam = np.broadcast_to(off + a, (P, n, k)).copy()
-        V = np.broadcast_to(np.eye(k), (P, n, k, k)).copy()
-        strong = ~weak
-        if strong.any():
-            S = np.einsum("mi,mj->mij", r[strong], r[strong])
-            S[:, np.arange(k), np.arange(k)] += off
-            lam[strong], V[strong] = np.linalg.eigh(S)
-        # exp(-K h) v = r * V (exp(-lam h) * V^T (v / r)), and likewise for phi1, phi2
-        decay = np.exp(-lam * h)
-        p1, p2 = _phi(lam * h)
-        p1, p2 = h * p1, h * p2
-        # forcing part: h phi1(Kh) a0 + h phi2(Kh) (a1 - a0), for all intervals at once
-        Vt_f1 = np.einsum("pnji,pnj->pni", V, a0 / r)
-        Vt_f2 = np.einsum("pnji,pnj->pni", V, (a1 - a0) / r)
-        forced = r * np.einsum("pnij,pnj->pni", V, p1 * Vt_f1 + p2 * Vt_f2)
-        for j in range(n):
-            y = x / r[:, j]
-            y = np.einsum("pij,pj->pi", V[:, j], decay[:, j] * np.einsum("pji,pj->pi", V[:, j], y))
-            x = r[:, j] * y + forced[:, j]
-            b[:, start + j] = x
-    return b
+    group, rates = off_groups(np.asarray(off, dtype=float))
+    a = np.zeros((*conc.shape[:2], rates.size))
+    for i, gi in enumerate(group):
+        a[..., gi] += on[i] * np.clip(conc[..., i], 0.0, None)
+    return _block_all(a, np.ascontiguousarray(t, dtype=float), rates)
 
 
 def nam_inhibition(
@@ -147,7 +211,7 @@ def nmda_block(
                 ]
                 on = np.array([r[0] for r in rates]) * PER_HOUR
                 off = np.array([r[1] for r in rates]) * PER_HOUR
-                b = solve_block(np.clip(conc, 0, None), t, on, off).sum(axis=-1)
+                b = blocked_total(conc, t, on, off)
                 by_sub[:, :, ci, si] = b
                 total[:, :, ci] += cell.subunits[sub] * b
     nam = nam_inhibition(ds, library, subunits)
