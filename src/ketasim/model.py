@@ -21,7 +21,7 @@ import xarray as xr
 from ketasim import __version__
 from ketasim.circuit.network import POPULATIONS, pv_ampa_drive
 from ketasim.compounds import Library
-from ketasim.engine.staged import Trajectories, solve_arm
+from ketasim.engine.staged import ALL_CONCENTRATIONS, Trajectories, solve_arm
 from ketasim.model_assembly import ArmModel, ModelParams, assemble, base_cascade, model_params
 from ketasim.pk.covariates import Covariates
 from ketasim.pk.simulate import concentration_dataset
@@ -52,6 +52,7 @@ def run_arm(
     mechanisms: frozenset[str] | None = None,
     patient_params: Mapping[str, np.ndarray] | None = None,
     cascade_method: str = "compiled",
+    concentrations: tuple[str, ...] = ALL_CONCENTRATIONS,
 ) -> xr.Dataset:
     """Simulate one arm for the subjects in ``covariates`` (default: the species' reference subject).
 
@@ -63,7 +64,7 @@ def run_arm(
         if times is None
         else np.asarray(times, dtype=float)
     )
-    return to_xarray(model, solve_arm(model, t, cascade_method))
+    return to_xarray(model, solve_arm(model, t, cascade_method, concentrations))
 
 
 def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
@@ -118,7 +119,8 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
     if model.pk is not None:
         pk = concentration_dataset(model.pk, sol.conc, t, model.arm.regimen, model.library)
         for v in ("plasma", "brain_ecf", "cytosol", "lysosome"):
-            ds[v] = pk[v].assign_coords(patient=np.arange(P))
+            if v in pk:
+                ds[v] = pk[v].assign_coords(patient=np.arange(P))
     on = model.mechanisms
     ds.attrs.update(
         {

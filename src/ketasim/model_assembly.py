@@ -174,10 +174,18 @@ def nam_fraction(conc: np.ndarray, nam: Affinity | None) -> np.ndarray:
 
 def available(model: ArmModel, block: np.ndarray, nam: np.ndarray) -> np.ndarray:
     """NMDA conductance available (..., 3) from block per term (..., n_terms) and NAM (..., n_sub)."""
-    left = np.broadcast_to((1.0 - nam)[..., None, :], (*nam.shape[:-1], 3, nam.shape[-1])).copy()
-    for j, term in enumerate(model.block_terms):
-        left[..., term.cell, term.subunit] *= 1.0 - block[..., j]
-    return (left * model.charge).sum(axis=-1)
+    blocked = {(t.cell, t.subunit): j for j, t in enumerate(model.block_terms)}
+    out = np.zeros((*nam.shape[:-1], 3))
+    for c in range(3):
+        for s in range(nam.shape[-1]):
+            w = model.charge[c, s]
+            if w == 0.0:
+                continue
+            left = w * (1.0 - nam[..., s])
+            if (c, s) in blocked:
+                left = left * (1.0 - block[..., blocked[(c, s)]])
+            out[..., c] += left
+    return out
 
 
 def occupancy_sum(conc: np.ndarray, aff: Affinity) -> np.ndarray:

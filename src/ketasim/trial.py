@@ -249,7 +249,9 @@ def simulate_arm(
     ``rng`` gives each patient's clinical random numbers (:func:`clinical_draws`), row ``i`` to the
     patient in row ``i`` of ``frame``."""
     cov, patient_params = patient_inputs(frame)
-    ds = run_arm(scenario, arm, cov, mechanisms=mechanisms, patient_params=patient_params)
+    ds = run_arm(
+        scenario, arm, cov, mechanisms=mechanisms, patient_params=patient_params, concentrations=("plasma",)
+    )
     t = ds.time.values
     strength = ds.surface_ampa.values * ds.spine_density.values
     block = ds.nmda_block.sel(cell_type="pyramidal").values

@@ -87,6 +87,7 @@ def concentration_dataset(
     plasma = conc["plasma"]
     P = plasma.shape[0]
     unbound = plasma * model.fu[None, None, :]
+
     mw = np.array([sp.mw for sp in species])
     names = [sp.analyte for sp in species]
     # group sums, e.g. ketamine = S-ketamine + R-ketamine
