@@ -25,15 +25,13 @@ _TOL = 1e-9
 
 
 @njit(cache=True)
-def _fixed_point_one(W, h, out):
-    """Fixed point of one network by trying every active set (in itertools.product order)."""
+def _fixed_point_one(W, h, out, M, b, a, r):
+    """Fixed point of one network by trying every active set (in itertools.product order);
+    ``M``, ``b``, ``a``, ``r`` are work arrays."""
     n = h.size
-    M = np.empty((n, n))
-    b = np.empty(n)
     found = 0
     for code in range(2**n):
         # mask bits: population 0 is the most significant, as in itertools.product((0, 1), repeat=n)
-        a = np.empty(n)
         for i in range(n):
             a[i] = float((code >> (n - 1 - i)) & 1)
         for i in range(n):
@@ -61,7 +59,6 @@ def _fixed_point_one(W, h, out):
                 b[i] -= f * b[k]
         if singular:
             continue
-        r = np.empty(n)
         for i in range(n - 1, -1, -1):
             s = b[i]
             for j in range(i + 1, n):
@@ -89,8 +86,16 @@ def _fixed_point_one(W, h, out):
 @njit(parallel=True, cache=True)
 def _fixed_points(W, h):
     out = np.empty_like(h)
-    for k in prange(h.shape[0]):
-        _fixed_point_one(W[k], h[k], out[k])
+    K, n = h.shape
+    nthreads = 64
+    per = (K + nthreads - 1) // nthreads
+    for c in prange(nthreads):
+        M = np.empty((n, n))
+        b = np.empty(n)
+        a = np.empty(n)
+        r = np.empty(n)
+        for k in range(c * per, min(K, (c + 1) * per)):
+            _fixed_point_one(W[k], h[k], out[k], M, b, a, r)
     return out
 
 

@@ -44,6 +44,9 @@ def _propagate(lam, Vrows, bol, rat, grid, k_of, out_of):
     out = np.zeros((P, T_out, r))
     for p in prange(P):
         z = np.zeros(m)
+        decay = np.empty(m)
+        gain = np.empty(m)
+        h_last = -1.0
         for j in range(grid.size):
             k = k_of[j]
             if k >= 0 and (j == 0 or k_of[j - 1] != k):  # first grid point of segment k: its bolus
@@ -60,9 +63,14 @@ def _propagate(lam, Vrows, bol, rat, grid, k_of, out_of):
                 break
             h = grid[j + 1] - grid[j]
             kk = max(k, 0)
+            if h != h_last:  # most steps repeat the previous length
+                for i in range(m):
+                    x = lam[p, i] * h
+                    decay[i] = np.exp(x)
+                    gain[i] = h * _phi(x)
+                h_last = h
             for i in range(m):
-                x = lam[p, i] * h
-                z[i] = np.exp(x) * z[i] + h * _phi(x) * rat[kk, p, i]
+                z[i] = decay[i] * z[i] + gain[i] * rat[kk, p, i]
     return out
 
 

@@ -115,10 +115,23 @@ def pack(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def _pow(x, n):
+    """x ** n, with the integer exponents the parameter files use done by multiplication."""
+    if n == 1.0:
+        return x
+    if n == 2.0:
+        return x * x
+    if n == 3.0:
+        return x * x * x
+    return x**n
+
+
+@njit(cache=True)
 def _hill_rel(x, half, n):
     """x^n / (x^n + K^n), scaled to 1 at x = 1."""
-    xn = max(x, 0.0) ** n
-    return xn * (1.0 + half**n) / (xn + half**n)
+    xn = _pow(max(x, 0.0), n)
+    kn = _pow(half, n)
+    return xn * (1.0 + kn) / (xn + kn)
 
 
 @njit(cache=True)
@@ -137,22 +150,22 @@ def derivatives(y, u, q, ref, d):
     rho = p0 / (1.0 - p0)
     d[1] = q[6] * (rho * eef2k * (1.0 - p_eef2) - p_eef2)
     free = max((1.0 - p_eef2) / (1.0 - p0), 0.0)
-    d[2] = q[7] * (q[8] * free ** q[9] - bdnf)
-    activity = max(act_in, 0.0) ** q[10]
+    d[2] = q[7] * (q[8] * _pow(free, q[9]) - bdnf)
+    activity = _pow(max(act_in, 0.0), q[10])
     a = q[11]
     release = bdnf * (1.0 - a + a * q[12] * activity) * (1.0 + q[13] * sigma)
     v = q[14]
     drive = (1.0 - v) * q[15] * release + v * activity + q[16] * opioid
     d[3] = q[17] * (drive - effector)
     upstream = effector + q[18] * lyso + q[19] * nic
-    feedback = max(s6k, 1e-9) ** q[20]
+    feedback = _pow(max(s6k, 1e-9), q[20])
     target_m = (1.0 - q[21]) * _hill_rel(upstream / feedback, q[22], q[23])
     d[4] = q[24] * (target_m - mtorc1)
     d[5] = q[25] * (mtorc1 - s6k)
     kappa = q[26]
     target_g = (1.0 - q[27]) * (1.0 + kappa) / (1.0 + kappa * q[28] * effector)
     d[6] = q[29] * (target_g - gsk3)
-    synth = max(mtorc1, 0.0) ** q[30] * free ** q[31]
+    synth = _pow(max(mtorc1, 0.0), q[30]) * _pow(free, q[31])
     d[7] = q[32] * (synth - nascent)
     delivery = nascent * (1.0 + q[33] * chaperone)
     d[8] = q[34] * (delivery - protein)
