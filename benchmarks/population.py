@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scipy-sample", type=int, default=50)
     ap.add_argument("--accuracy-sample", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--chunk", type=int, default=500, help="patients per task in our engine's pool")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.n < 1:
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     ours = ketasim_outputs(model, sol)
     ketasim_s = in_process_s
     if args.workers > 1:
-        ketasim_s, pooled = run_ketasim_pool(frame, args.workers)
+        ketasim_s, pooled = run_ketasim_pool(frame, args.workers, args.chunk)
         assert all(np.array_equal(a, b) for a, b in zip(pooled, ours, strict=True)), "chunked != batched"
 
     t0 = time.perf_counter()
@@ -211,6 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
         "max_rel_err": float(errs.max()),
         "max_rel_err_by_output": {k: float(v) for k, v in zip(names, errs.max(axis=0), strict=True)},
         "workers": args.workers,
+        "chunk": args.chunk,
         "ketasim_in_process_s": round(in_process_s, 3),
         "scipy_sample": int(sub.size),
         "accuracy_sample": int(acc.size),

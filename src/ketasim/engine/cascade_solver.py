@@ -213,7 +213,7 @@ def integrate(
     depressed: bool,
     protein_ref: np.ndarray,
     stops: np.ndarray | None = None,
-    rtol: float = 1e-6,
+    rtol: float = 4e-6,
     atol: float = 1e-9,
     h_max: float = 12.0,
 ) -> np.ndarray:
