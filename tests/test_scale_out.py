@@ -167,12 +167,10 @@ def test_trial_size_changes_only_the_cut_block(small, reference):
         ref = reference.arms[name]
         assert arm.frame.equals(ref.frame.iloc[:10])
         np.testing.assert_array_equal(arm.madrs[:8], ref.madrs[:8])  # whole blocks: bit for bit
-        # Patients 8 and 9 have the same covariates and noise, but their block is a batch of 2 instead of 4,
-        # and the engine's numbers still depend slightly on the batch: synaptic strength by ~3e-7 relative,
-        # MADRS by ~3e-5 points (1e-3 points with the former batched BDF). Expect exact equality here once
-        # each patient is integrated independently of the others.
-        np.testing.assert_allclose(arm.strength[8:], ref.strength[8:10], rtol=1e-5)
-        np.testing.assert_allclose(arm.madrs[8:], ref.madrs[8:10], rtol=0, atol=1e-3)
+        # Patients 8 and 9 have the same covariates and noise, but their block is a batch of 2 instead of 4;
+        # the engine solves every patient on its own, so their numbers are the same bit for bit.
+        np.testing.assert_array_equal(arm.strength[8:], ref.strength[8:10])
+        np.testing.assert_array_equal(arm.madrs[8:], ref.madrs[8:10])
         np.testing.assert_array_equal(arm.cadss[8:], ref.cadss[8:10])
 
 

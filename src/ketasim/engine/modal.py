@@ -97,6 +97,21 @@ def _topological_blocks(pattern: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(label == c) for c in order]
 
 
+def _solve_each(M: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Solve M x = rhs for each patient; singular systems give x = 0 and a True flag."""
+    try:
+        return np.linalg.solve(M, rhs[..., None])[..., 0], np.zeros(M.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        x = np.zeros(rhs.shape)
+        singular = np.zeros(M.shape[0], dtype=bool)
+        for i in range(M.shape[0]):
+            try:
+                x[i] = np.linalg.solve(M[i], rhs[i])
+            except np.linalg.LinAlgError:
+                singular[i] = True
+        return x, singular
+
+
 def _eigenbasis(Ac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Real eigenvalues (P, m), eigenvectors (P, m, m) and which patients have a usable basis.
 
@@ -121,9 +136,11 @@ def _eigenbasis(Ac: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             full[:, idx] = v[:, :, e]
             for jdx in blocks[bi + 1 :]:
                 rhs = np.einsum("pij,pj->pi", Ac[:, jdx, :], full)
+                if not np.any(rhs):
+                    continue
                 M = w[:, e, None, None] * np.eye(jdx.size) - Ac[:, jdx][:, :, jdx]
-                with np.errstate(all="ignore"):
-                    full[:, jdx] = np.linalg.solve(M, rhs[..., None])[..., 0] if np.any(rhs) else 0.0
+                full[:, jdx], singular = _solve_each(M, rhs)
+                ok &= ~singular  # resonance: an eigenvalue repeats downstream (a Jordan block)
             lam[:, col] = w[:, e]
             V[:, :, col] = full
             col += 1
