@@ -48,8 +48,7 @@ def simulate(rr, values: dict[str, float], times: np.ndarray, selections: list[s
     (setting current values; changing ``init(...)`` values would make libRoadRunner regenerate the
     model each time)."""
     rr.reset()
-    for k, v in values.items():
-        rr.setValue(k, v)
+    rr.setValues(list(values), list(values.values()))
     rr.timeCourseSelections = ["time", *selections]
     res = rr.simulate(times=np.asarray(times, dtype=float))
     return np.asarray(res)[:, 1:]

@@ -1,4 +1,4 @@
-"""``ketasim export-sbml SCENARIO``: the assembled model of one arm as SBML (libRoadRunner, COPASI, tellurium)."""
+"""``ketasim export-sbml SCENARIO``: the whole model of one arm as SBML (libRoadRunner, COPASI)."""
 
 from __future__ import annotations
 
