@@ -232,3 +232,13 @@ def test_export_sbml_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ketamine" in err[0]
     assert main(["export-sbml", str(INFUSION), "--out", str(tmp_path / "no" / "dir" / "m.xml")]) == 2
+
+
+def test_per_patient_baseline_phosphorylation_is_reported_relative_to_each_patient():
+    from ketasim.model import run_arm
+
+    cov = Covariates.batch(np.array([60.0, 80.0]), ["*1/*1"] * 2)
+    p0 = {"eef2.baseline_phospho": np.array([0.3, 0.4])}
+    ds = run_arm(load(INFUSION), "ketamine", cov, times=np.arange(0.0, 25.0), patient_params=p0)
+    assert np.allclose(ds.p_eef2_relative.values[:, 0], 1.0, rtol=1e-9)
+    assert ds.p_eef2_relative.values.min() < 0.999  # ketamine lowers p-eEF2 in both

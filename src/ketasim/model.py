@@ -74,7 +74,8 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
     data = {}
     for i, name in enumerate(cascade.STATES):
         data[name] = (("patient", "time"), sol.y[..., i])
-    p0 = model.cascade_p["eef2.baseline_phospho"]
+    p0 = np.asarray(model.cascade_p["eef2.baseline_phospho"], dtype=float)  # scalar or one per patient
+    p0 = p0[:, None] if p0.ndim else p0
     data["p_eef2_relative"] = (("patient", "time"), sol.y[..., cascade.IX["p_eef2"]] / p0)
     for name, i in cascade.UX.items():
         data[f"input_{name}"] = (("patient", "time"), sol.u[..., i])
