@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scipy-sample", type=int, default=50)
     ap.add_argument("--accuracy-sample", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--chunk", type=int, default=500, help="patients per task in our engine's pool")
+    ap.add_argument("--chunk", type=int, default=125, help="patients per task in our engine's pool")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.n < 1:
