@@ -26,7 +26,7 @@ import re
 import numpy as np
 
 from ketasim import __version__
-from ketasim.circuit.network import POPULATIONS
+from ketasim.circuit.network import POPULATIONS, connectivity
 from ketasim.errors import KetasimError
 from ketasim.model_assembly import ArmModel
 from ketasim.signalling import cascade
@@ -257,19 +257,15 @@ def _circuit(b: _Builder, m: ArmModel, avail: list[str]) -> list[str]:
         )
         for c, pop in enumerate(POPULATIONS)
     ]
-    w_ee, w_ep, w_es = q["pyramidal.w_ee"], q["pyramidal.w_ep"], q["pyramidal.w_es"]
-    w_pp, w_ps, th_p = q["pv.w_pp"], q["pv.w_ps"], q["pv.threshold"]
-    w_sp, th_s = q["sst.w_sp"], q["sst.threshold"]
-    e_ext = 1.0 - w_ee + w_ep + w_es
-    w_pe = 1.0 + w_pp + w_ps + th_p
-    w_se = 1.0 + w_sp + th_s
-    E, P, S = drive
+    # weights at full drive (m = 1) from the circuit's own connectivity: excitatory inputs (column E of W
+    # and h_E) scale with each population's drive, inhibitory ones and thresholds do not
+    W1, h1 = connectivity(np.ones(3), q, 1.0)
     entries = {
-        "W_0_0": f"{_num(w_ee)} * {E}", "W_0_1": _num(-w_ep), "W_0_2": _num(-w_es),
-        "W_1_0": f"{_num(w_pe)} * {P}", "W_1_1": _num(-w_pp), "W_1_2": _num(-w_ps),
-        "W_2_0": f"{_num(w_se)} * {S}", "W_2_1": _num(-w_sp), "W_2_2": "0",
-        "h_0": f"{_num(e_ext)} * {E}", "h_1": _num(-th_p), "h_2": _num(-th_s),
-    }  # fmt: skip
+        f"W_{i}_{j}": (f"{_num(W1[i, j])} * {drive[i]}" if j == 0 else _num(W1[i, j]))
+        for i in range(3)
+        for j in range(3)
+    }
+    entries.update({"h_0": f"{_num(h1[0])} * {drive[0]}", "h_1": _num(h1[1]), "h_2": _num(h1[2])})
     for k, v in entries.items():
         b.assign(k, v)
     pieces: list[list[str]] = [[], [], []]
