@@ -12,8 +12,8 @@ the SBML export are checked against.
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
+from ketasim.engine.reference import solve_segments
 from ketasim.engine.staged import Trajectories, algebraic
 from ketasim.model_assembly import ArmModel, block_rhs, concentrations, occupancy_sum
 from ketasim.signalling import cascade
@@ -68,42 +68,24 @@ def solve_reference(
     patients = list(range(model.n_patients)) if patients is None else list(patients)
     layout = Layout(model)
     Z = np.empty((len(patients), t.size, layout.size))
-    if model.schedule is not None:
-        bp = model.schedule.breakpoints
-    else:
-        bp = np.array([0.0])
-    ends = np.append(bp[1:], max(t.max(), bp[-1]))
+    sch = model.schedule
+    bp = sch.breakpoints if sch is not None else np.array([0.0])
     for row, p in enumerate(patients):
         params = model.cascade_params_of(p)
-        z = np.zeros(layout.size)
-        z[layout.cascade] = model.y0[p]
-        for k, (t0, t1) in enumerate(zip(bp, ends, strict=True)):
-            if model.schedule is not None:
-                z[: layout.n_pk] += model.schedule.boluses[k, p]
-                rate = model.schedule.rates[k, p]
-            else:
-                rate = np.zeros(0)
-            last = k + 1 == bp.size
-            sel = (t >= t0) & ((t <= t1) if last else (t < t1))
-            if t1 <= t0:
-                Z[row, sel] = z
-                continue
-            inner = t[sel]
-            ends_on_t1 = inner.size > 0 and inner[-1] == t1
-            t_eval = inner if ends_on_t1 else np.append(inner, t1)
-            sol = solve_ivp(
-                lambda tt, zz, p=p, params=params, rate=rate: rhs(model, layout, p, params, tt, zz, rate),
-                (t0, t1),
-                z,
-                method=method,
-                t_eval=t_eval,
-                rtol=rtol,
-                atol=atol,
-            )
-            if not sol.success:
-                raise RuntimeError(f"reference solver failed for patient {p}: {sol.message}")
-            Z[row, sel] = (sol.y if ends_on_t1 else sol.y[:, :-1]).T
-            z = sol.y[:, -1].copy()
+        z0 = np.zeros(layout.size)
+        z0[layout.cascade] = model.y0[p]
+
+        def jump(k, z, p=p):
+            if sch is not None:
+                z = z.copy()
+                z[: layout.n_pk] += sch.boluses[k, p]
+            return z
+
+        def rhs_of(k, p=p, params=params):
+            rate = sch.rates[k, p] if sch is not None else np.zeros(0)
+            return lambda tt, zz: rhs(model, layout, p, params, tt, zz, rate)
+
+        Z[row] = solve_segments(t, bp, z0, jump, rhs_of, method, rtol, atol, what=f"patient {p}")
     return _trajectories(model, layout, t, Z, patients)
 
 
