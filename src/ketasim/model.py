@@ -27,6 +27,7 @@ from ketasim.pk.covariates import Covariates
 from ketasim.pk.simulate import concentration_dataset
 from ketasim.scenario import Arm, Scenario
 from ketasim.signalling import cascade
+from ketasim.targets.patient_block import block_variables
 
 __all__ = ["ModelParams", "base_cascade", "model_params", "output_times", "run_arm", "series", "to_xarray"]
 
@@ -99,17 +100,7 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
                 sol.available[..., 0],
                 {"units": "1", "long_name": "resting NMDA Ca2+ of pyramidal dendrites (rel.)"},
             ),
-            "nam_inhibition": (
-                ("patient", "time", "subunit"),
-                sol.nam,
-                {"units": "1", "long_name": "fraction of NMDA current removed by allosteric modulators"},
-            ),
-            "nmda_block": (
-                ("patient", "time", "cell_type"),
-                total,
-                {"units": "1", "long_name": "fraction of NMDA receptors blocked"},
-            ),
-            "nmda_block_by_subunit": (("patient", "time", "cell_type", "subunit"), by_sub, {"units": "1"}),
+            **block_variables(sol.nam, total, by_sub),
             "nmda_available": (("patient", "time", "cell_type"), sol.available),
             "sedation": (dims, sol.sedation),
         }

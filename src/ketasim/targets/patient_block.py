@@ -182,6 +182,24 @@ def nam_inhibition(
     return out
 
 
+def block_variables(nam: np.ndarray, total: np.ndarray, by_subunit: np.ndarray) -> dict:
+    """The block variables of a result Dataset: allosteric inhibition (patient, time, subunit), fraction
+    blocked (patient, time, cell_type) and by subunit (patient, time, cell_type, subunit)."""
+    return {
+        "nam_inhibition": (
+            ("patient", "time", "subunit"),
+            nam,
+            {"units": "1", "long_name": "fraction of NMDA current removed by allosteric modulators"},
+        ),
+        "nmda_block": (
+            ("patient", "time", "cell_type"),
+            total,
+            {"units": "1", "long_name": "fraction of NMDA receptors blocked"},
+        ),
+        "nmda_block_by_subunit": (("patient", "time", "cell_type", "subunit"), by_subunit, {"units": "1"}),
+    }
+
+
 def nmda_block(
     ds: xr.Dataset,
     library: Library | None = None,
@@ -216,19 +234,7 @@ def nmda_block(
                 total[:, :, ci] += cell.subunits[sub] * b
     nam = nam_inhibition(ds, library, subunits)
     return xr.Dataset(
-        {
-            "nam_inhibition": (
-                ("patient", "time", "subunit"),
-                nam,
-                {"units": "1", "long_name": "fraction of NMDA current removed by allosteric modulators"},
-            ),
-            "nmda_block": (
-                ("patient", "time", "cell_type"),
-                total,
-                {"units": "1", "long_name": "fraction of NMDA receptors blocked"},
-            ),
-            "nmda_block_by_subunit": (("patient", "time", "cell_type", "subunit"), by_sub, {"units": "1"}),
-        },
+        block_variables(nam, total, by_sub),
         coords={
             "patient": ds.patient.values,
             "time": ds.time.values,
