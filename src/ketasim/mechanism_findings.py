@@ -15,6 +15,12 @@ perturbations, mechanisms), the readout and the expected outcome with its tolera
                   ``reference_hours``
 ``subgroup``      mean fractional MADRS improvement at ``hours`` of the patients whose ``column`` is true
                   minus that of the others (or, for a numeric column, of those above ``threshold``)
+``change_difference``  mean MADRS change from baseline at ``hours`` of ``arm`` minus that of ``control``
+``slice``         firing of ``population`` in a brain slice with the compounds of ``bath`` (id -> µM),
+                  relative to the drug-free slice (:mod:`ketasim.circuit.slice`)
+``partition``     a partition property of ``compound``'s species: ``logd`` at ``ph``, or
+                  ``lysosome_cytosol`` (equilibrium ratio of total concentrations at the physiology's
+                  lysosomal and cytosolic pH)
 
 Findings marked ``known_failure`` are run and reported as they come out.
 """
@@ -29,6 +35,7 @@ import numpy as np
 
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.findings import CheckResult, judge, rounded
+from ketasim.progress import track
 from ketasim.toml_io import read_toml
 
 PATH = Path(__file__).parent / "data" / "findings"
@@ -41,8 +48,11 @@ READOUTS = (
     "compare",
     "trial_ratio",
     "subgroup",
+    "change_difference",
+    "slice",
+    "partition",
 )
-TRIAL_READOUTS = ("response", "odds_ratio", "trial_ratio", "subgroup")
+TRIAL_READOUTS = ("response", "odds_ratio", "trial_ratio", "subgroup", "change_difference")
 REQUIRED = ("id", "claim", "seed", "source", "role", "experiment", "readout", "expected", "tolerance")
 
 
@@ -142,11 +152,19 @@ def measure(finding: dict, mechanisms: frozenset[str] | None = None) -> float | 
             col = arm.frame[r["column"]].to_numpy()
             group = col.astype(bool) if "threshold" not in r else col.astype(float) > r["threshold"]
             return float(improvement[group].mean() - improvement[~group].mean())
+        if kind == "change_difference":
+            return float(arm.change(r["hours"]).mean() - res.arms[r["control"]].change(r["hours"]).mean())
         from ketasim.trial_statistics import odds_ratio
 
         a, c = res.arms[r["arm"]], res.arms[r["control"]]
         o = odds_ratio(int(a.response(r["hours"]).sum()), a.n, int(c.response(r["hours"]).sum()), c.n)
         return float(o.estimate)
+    if kind == "slice":
+        from ketasim.circuit.slice import slice_rates
+
+        return slice_rates({k: float(v) for k, v in e["bath"].items()})[r["population"]]
+    if kind == "partition":
+        return partition_property(e["compound"], r["quantity"], r.get("ph", 7.4))
     base = (e.get("species", "mouse"), e.get("horizon", "2 d"), e.get("condition", "healthy"))
     doses = _freeze(e.get("doses", []))
     perts = tuple(e.get("perturbations", []))
@@ -178,9 +196,25 @@ def measure(finding: dict, mechanisms: frozenset[str] | None = None) -> float | 
     raise KetasimError(f"unknown readout kind '{kind}'", argument=finding["file"])
 
 
+def partition_property(compound: str, quantity: str, ph: float = 7.4) -> float:
+    """``logd`` at ``ph`` or the ``lysosome_cytosol`` trapping ratio of a single-species compound."""
+    from ketasim.brain.partition import log_d, trapping_ratio
+    from ketasim.compounds import default_library
+    from ketasim.physiology import default_physiology
+
+    sp = default_library().species(compound)
+    pka = sp.properties["pka"].value if "pka" in sp.properties else None
+    if quantity == "logd":
+        return log_d(sp.properties["logp"].value, sp.ionization, pka, ph)
+    if quantity == "lysosome_cytosol":
+        phys = default_physiology()
+        return trapping_ratio(sp.ionization, pka, phys["ph.lysosome"], phys["ph.cytosol"])
+    raise unknown_choice("partition quantity", quantity, ("logd", "lysosome_cytosol"), "readout.quantity")
+
+
 def run_checks(mechanisms: frozenset[str] | None = None) -> list[CheckResult]:
     out = []
-    for f in load_findings():
+    for f in track(load_findings(), "mechanism findings"):
         m = measure(f, mechanisms)
         out.append(
             CheckResult(
@@ -212,7 +246,10 @@ def hypothesis_matrix(ids: list[str] | None = None) -> dict[str, dict[str, bool]
             if i not in known:
                 raise unknown_choice("finding", i, sorted(known), "ids")
         findings = [f for f in findings if f["id"] in ids]
-    return {f["id"]: {label: judge(f, measure(f, s)) for label, s in sets.items()} for f in findings}
+    return {
+        f["id"]: {label: judge(f, measure(f, s)) for label, s in sets.items()}
+        for f in track(findings, "hypothesis matrix")
+    }
 
 
 def to_markdown(results: list[CheckResult]) -> str:
