@@ -1,8 +1,9 @@
 """NMDA receptor: the detailed kinetic model, virtual electrophysiology and the reduced block.
 
 Calibration data (never used to judge): Mealing 1999 ketamine and lanicemine trapping, Blanpied 1997
-memantine release fraction, Kotermanski & Johnson 2009 ketamine Mg2+ shifts at GluN2C/2D, NAM IC50s
-at GluN2B, Gilling 2009 ketamine IC50/kinetics. Validation: the others, as each test says.
+memantine release fraction, Kotermanski & Johnson 2009 ketamine Mg2+ shifts at GluN2C/2D and 0-Mg2+
+IC50 ratios between subunits (ketamine, memantine), NAM IC50s at GluN2B, Gilling 2009 ketamine
+IC50/kinetics. Validation: the others, as each test says.
 """
 
 import math
@@ -69,6 +70,19 @@ def test_ic50_of_a_trapping_blocker_is_its_voltage_dependent_kd():
 def test_racemate_ic50_matches_its_calibration():
     """Consistency with the calibration source: Gilling 2009 racemic IC50 0.71 uM at -70 mV, GluN2A."""
     assert ephys.ic50("ketamine", "GluN2A", 0.0, -70.0) == pytest.approx(0.71, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("compound", "ic50s"),
+    [("ketamine", (0.33, 0.31, 0.51, 0.83)), ("memantine", (0.80, 0.57, 0.52, 0.54))],
+)
+def test_subunit_ic50_ratios_reproduce_their_calibration(compound, ic50s):
+    """Consistency with the calibration data (Kotermanski & Johnson 2009, -66 mV, 0 Mg2+, unconfirmed):
+    the model's IC50 ratios to GluN2A, not merely its Kd ratios. They differ for memantine, whose
+    open-state superficial site weighs in with each subunit's gating (raw Kd ratios gave 0.62/0.72/0.74)."""
+    model = [ephys.ic50(compound, s, 0.0, -66.0) for s in SUBUNITS]
+    for m, d in zip(model[1:], ic50s[1:], strict=True):
+        assert m / model[0] == pytest.approx(d / ic50s[0], rel=0.01)
 
 
 def test_mg_raises_ic50_much_more_at_2a_2b_than_2c_2d():

@@ -10,6 +10,8 @@ are never used to judge the model; the validation checks live in the tests.
 | ``drug.membrane_access`` (nmda_receptors.toml) | Mealing 1999: racemic ketamine 86% trapped after 120 s |
 | memantine ``superficial_kd`` | Blanpied 1997: about 1/6 of blocked channels not trapped |
 | lanicemine ``superficial_kd`` | Mealing 1999: lanicemine (AR-R15896AR) 54% trapped |
+| ``kd_factor_2b/2c/2d`` (S-, R-ketamine, memantine) | Kotermanski & Johnson 2009 0-Mg2+ IC50 ratios to |
+| | GluN2A at -66 mV (unconfirmed) |
 | ``gating.GluN2C/2D.mg_factor`` | Kotermanski & Johnson 2009 ketamine Mg2+ shifts (unconfirmed) |
 | NAM ``nam_kd`` | IC50 at GluN2B (Fischer 1997; Garner 2015; Chenard 1995) |
 """
@@ -28,6 +30,16 @@ from ketasim.targets.receptor_data import ReceptorData, receptor_data
 
 MEMBRANE_TRAPPING = ("ketamine", 0.86)  # compound whose trapped fraction sets the membrane access
 SUPERFICIAL_TRAPPING = {"memantine": 5 / 6, "lanicemine": 0.54}  # compound -> trapped fraction
+# 0-Mg2+ IC50s (uM) at -66 mV by subunit, Kotermanski & Johnson 2009 (values unconfirmed, see
+# docs/sources/nmda_block_literature.md); compound -> (IC50s, species that carry the factors)
+KD_FACTOR_IC50 = {
+    "ketamine": (
+        {"GluN2A": 0.33, "GluN2B": 0.31, "GluN2C": 0.51, "GluN2D": 0.83},
+        ("esketamine", "arketamine"),
+    ),
+    "memantine": ({"GluN2A": 0.80, "GluN2B": 0.57, "GluN2C": 0.52, "GluN2D": 0.54}, ("memantine",)),
+}
+KD_FACTOR_V = -66.0
 MG_SHIFT = ("ketamine", {"GluN2C": 1.18 / 0.51, "GluN2D": 2.95 / 0.83})  # compound, IC50 ratio 1/0 mM Mg2+
 NAM_IC50_UM = {"ro-25-6981": 0.009, "mk-0657": 0.0036, "traxoprodil": 0.01}
 TRAP_SUBUNIT, TRAP_V = "GluN2A", -60.0
@@ -66,6 +78,33 @@ def fit_superficial_kd(compound: str, data: ReceptorData | None = None) -> float
     return float(10.0 ** brentq(f, -3.0, 4.0, xtol=1e-8))
 
 
+def fit_kd_factor(compound: str, subunit: str, data: ReceptorData | None = None) -> float:
+    """Common Kd factor (deep and superficial site) at ``subunit`` relative to GluN2A that reproduces the
+    measured 0-Mg2+ IC50 ratio. For a deep-site-only blocker the factor is the IC50 ratio itself (IC50 =
+    Kd(V) whatever the gating); an open-state superficial site makes it depend on the subunit's gating."""
+    data = data or receptor_data()
+    ic50s, _ = KD_FACTOR_IC50[compound]
+    target = ic50s[subunit] / ic50s["GluN2A"]
+    ref = ephys.agents(compound, "GluN2A", data=data)
+    base = ephys.agents(compound, subunit, data=data)
+    ic50_ref = ephys.ic50(ref, "GluN2A", 0.0, KD_FACTOR_V)
+
+    def f(log_f):
+        fac = 10.0**log_f
+        bl = tuple(
+            replace(
+                b,
+                kd_ref=b.kd_ref * fac,
+                superficial_kd=None if b.superficial_kd is None else b.superficial_kd * fac,
+            )
+            for b in ref.space.blockers
+        )
+        ag = replace(base, space=state_space(bl, base.space.modulator))
+        return np.log(ephys.ic50(ag, subunit, 0.0, KD_FACTOR_V) / ic50_ref / target)
+
+    return float(10.0 ** brentq(f, -2.0, 2.0, xtol=1e-8))
+
+
 def fit_mg_factor(subunit: str, data: ReceptorData | None = None) -> float:
     data = data or receptor_data()
 
@@ -98,6 +137,11 @@ def calibrate() -> dict[str, float]:
     data = _with(receptor_data(), membrane_access=out["drug.membrane_access"])
     for c in SUPERFICIAL_TRAPPING:
         out[f"{c}.nmda.superficial_kd"] = fit_superficial_kd(c, data)
+    for c, (_, carriers) in KD_FACTOR_IC50.items():
+        for sub in ("GluN2B", "GluN2C", "GluN2D"):
+            value = fit_kd_factor(c, sub, data)
+            for sid in carriers:
+                out[f"{sid}.nmda.kd_factor_{sub[-2:].lower()}"] = value
     for sub in MG_SHIFT[1]:
         out[f"gating.{sub}.mg_factor"] = fit_mg_factor(sub, data)
     for c in NAM_IC50_UM:
