@@ -103,6 +103,14 @@ def run_all(mechanisms: frozenset[str] | None = None) -> list[CheckResult]:
     findings (``mechanisms`` overrides the switches of the last; the first two do not depend on them)."""
     from ketasim.mechanism_findings import run_checks as mechanism_checks
     from ketasim.pk.validation import run_checks as pk_checks
+    from ketasim.progress import bar
     from ketasim.targets.validation import run_checks as nmda_checks
 
-    return [*pk_checks(), *nmda_checks(), *mechanism_checks(mechanisms)]
+    out: list[CheckResult] = []
+    with bar(3, "validate catalogues") as b:
+        for catalogue in (pk_checks, nmda_checks):
+            out += catalogue()
+            b.update()
+        out += mechanism_checks(mechanisms)
+        b.update()
+    return out

@@ -43,6 +43,7 @@ from ketasim import __version__, units
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.model import base_cascade
 from ketasim.parameter_sets import DATA, kind_of, packaged
+from ketasim.progress import track
 from ketasim.scale.executor import map_chunks
 from ketasim.scenario import Scenario
 from ketasim.sensitivity_eval import OUTPUTS, Batch, evaluate
@@ -429,7 +430,8 @@ def evaluate_design(
     Y = np.full((values.shape[0], len(outputs)), np.nan)
     digest = ""
     results = map_chunks(evaluate, [b for _, b in chunks], scheduler=scheduler, workers=workers)
-    for i, ((rows, _), (y, d)) in enumerate(zip(chunks, results, strict=True)):
+    paired = track(zip(chunks, results, strict=True), "sensitivity chunks", total=len(chunks))
+    for i, ((rows, _), (y, d)) in enumerate(paired):
         Y[rows] = y
         digest = digest or d
         if progress is not None:

@@ -15,12 +15,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from ketasim.compounds import Library, default_library, target_names
 from ketasim.errors import KetasimError
 from ketasim.targets.occupancy import potency_strip
 
 STATUS_MARKERS = {"measured": "o", "derived": "s", "fitted": "D", "assumed": "X"}
+LABEL_SPAN = (0.01, 0.8)  # axes fraction over which the labels of one side are spread
 FAMILY_COLOURS = {
     "nmda": "#d62728",
     "opioid": "#1f77b4",
@@ -80,6 +82,48 @@ def plot_potency_strip(
     brain ECF concentration a dose reaches), drawn as labelled vertical lines. Returns the path.
     """
     path = _check_path(path)
+    fig = potency_strip_figure(compound_id, library, marked_concentrations)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _callouts(ax, rows: list, y: float, label_size: float) -> None:
+    """Label the markers of one strip: alternate targets above and below, each side's labels evenly
+    spaced along the axis in order of potency (so leader lines do not cross and labels do not overlap)."""
+    for side, items in ((1, rows[0::2]), (-1, rows[1::2])):
+        for m, r in enumerate(items):
+            anchor = LABEL_SPAN[0] + (LABEL_SPAN[1] - LABEL_SPAN[0]) * (m + 0.5) / len(items)
+            ax.annotate(
+                f"{r.label}: {r.affinity_um:.3g} µM ({r.kind})",
+                (r.affinity_um, y),
+                xytext=(anchor, y + side * 0.12),
+                textcoords=("axes fraction", "data"),
+                ha="left",
+                va="bottom" if side > 0 else "top",
+                rotation=30 * side,
+                rotation_mode="anchor",
+                fontsize=label_size,
+                color="0.35" if r.status == "assumed" else "black",
+                arrowprops={
+                    "arrowstyle": "-",
+                    "color": "0.6",
+                    "lw": 0.5,
+                    "shrinkA": 0,
+                    "shrinkB": 4,
+                    "relpos": (0.0, 0.0) if side > 0 else (0.0, 1.0),  # from the label's first letter
+                },
+            )
+
+
+def potency_strip_figure(
+    compound_id: str,
+    library: Library | None = None,
+    marked_concentrations: Mapping[str, float] | None = None,
+    label_size: float = 6.5,
+) -> Figure:
+    """The potency strip of :func:`plot_potency_strip` as a matplotlib Figure (the caller saves and
+    closes it); ``label_size``: font size of the target labels in points."""
     marks = _check_marks(marked_concentrations)
     library = library or default_library()
     compound = library.get(compound_id, argument="compound_id")
@@ -98,7 +142,7 @@ def plot_potency_strip(
     for y, sid in enumerate(reversed(species_ids)):
         sp = library.compounds[sid]
         ax.axhline(y, color="0.85", lw=6, zorder=0, solid_capstyle="butt")
-        for i, r in enumerate(rows[sid]):
+        for r in rows[sid]:
             family = str(info.get(r.target, {}).get("family", ""))
             ax.scatter(
                 r.affinity_um,
@@ -110,21 +154,7 @@ def plot_potency_strip(
                 linewidth=0.6,
                 zorder=3,
             )
-            sign = 1 if i % 2 == 0 else -1
-            level = (i // 2) % 4
-            ax.annotate(
-                f"{r.label}: {r.affinity_um:.3g} µM ({r.kind})",
-                (r.affinity_um, y),
-                xytext=(4, sign * (10 + 22 * level)),
-                textcoords="offset points",
-                ha="left",
-                va="bottom" if sign > 0 else "top",
-                rotation=25 * sign,
-                rotation_mode="anchor",
-                fontsize=6.5,
-                color="0.35" if r.status == "assumed" else "black",
-                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 4},
-            )
+        _callouts(ax, rows[sid], y, label_size)
         ax.text(
             0.005,
             y + 0.08,
@@ -140,9 +170,9 @@ def plot_potency_strip(
             f"{label}: {value:.3g} µM",
             (value, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -4 - 11 * j),
+            xytext=(3, -4 - (label_size + 5) * j),
             textcoords="offset points",
-            fontsize=7,
+            fontsize=label_size + 1,
             va="top",
             ha="left",
             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
@@ -167,6 +197,4 @@ def plot_potency_strip(
         color="grey",
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig

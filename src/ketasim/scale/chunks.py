@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from ketasim import __version__
 from ketasim.population import PopulationSpec, load_population
+from ketasim.progress import track
 from ketasim.scale.executor import check_scheduler, check_workers, map_chunks
 from ketasim.scale.rows import patient_rows
 from ketasim.scale.seeding import SEED_BLOCK, blocks, check_block_size, check_chunk_size
@@ -170,7 +171,9 @@ def run_chunked(
     worker_rss: list[float] = []
     sink = ParquetSink(directory, names) if directory is not None else None
     try:
-        for result in map_chunks(run_chunk, tasks, scheduler=scheduler, workers=workers):
+        total = len(scenario.arms) * -(-n // chunk_size)
+        results = map_chunks(run_chunk, tasks, scheduler=scheduler, workers=workers)
+        for result in track(results, "trial chunks", total=total):
             name = names[result.arm_index]
             summaries[name].update(result.rows, result.fingerprint)
             if sink is not None:
