@@ -51,7 +51,9 @@ def test_partition_readouts_follow_henderson_hasselbalch():
     lib = default_library()
     sp = lib.species("esketamine")
     pka, logp = sp.properties["pka"].value, sp.properties["logp"].value
-    assert partition_property("esketamine", "logd", 7.4) == pytest.approx(logp - math.log10(1 + 10 ** (pka - 7.4)))
+    assert partition_property("esketamine", "logd", 7.4) == pytest.approx(
+        logp - math.log10(1 + 10 ** (pka - 7.4))
+    )
     assert partition_property("ketamine-methiodide", "lysosome_cytosol") == 0.0
     with pytest.raises(KetasimError):
         partition_property("esketamine", "logp")

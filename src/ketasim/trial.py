@@ -23,8 +23,9 @@ from ketasim.clinical import scores
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.model import run_arm
 from ketasim.parameter_sets import ParamSet, packaged
-from ketasim.pk.covariates import Covariates
+from ketasim.pk.covariates import PK_FACTORS, Covariates
 from ketasim.population import PopulationSpec, apply_eta, load_population
+from ketasim.progress import track
 from ketasim.scale.seeding import SEED_BLOCK, Block, block_frame, block_noise, blocks, check_block_size
 from ketasim.scenario import Arm, Scenario
 from ketasim.trial_statistics import (
@@ -209,7 +210,9 @@ def patient_inputs(frame: pd.DataFrame) -> tuple[Covariates, dict[str, np.ndarra
     if "eta_cl" in frame:
         eta = apply_eta(1.0, frame["eta_cl"].to_numpy(), "lognormal")
         factors = {"CYP3A4": eta, "CYP2B6": eta}
-    cov = Covariates.batch(frame["weight_kg"].to_numpy(), frame["cyp2b6"].astype(str).tolist(), factors)
+    # the other PK factors are multipliers with median 1 (for f_nasal, of the odds; ketasim.population)
+    pk = {k: frame[f"eta_{k}"].to_numpy() for k in PK_FACTORS if f"eta_{k}" in frame}
+    cov = Covariates.batch(frame["weight_kg"].to_numpy(), frame["cyp2b6"].astype(str).tolist(), factors, pk)
     return cov, {"bdnf.release_factor": bdnf_release_factor(frame["bdnf"])}
 
 
@@ -370,7 +373,7 @@ def run_trial(
     block_size = check_block_size(block_size)
     spec = load_population(str(scenario.population.get("name", "trd")))
     arms = {}
-    for a, arm in enumerate(scenario.arms):
+    for a, arm in enumerate(track(scenario.arms, "trial arms")):
         parts = [
             simulate_block(scenario, b, spec, seed, mechanisms, block_size)
             for b in blocks(a, 0, n, block_size)

@@ -10,18 +10,26 @@ import numpy as np
 from ketasim.errors import KetasimError
 from ketasim.physiology import Physiology
 
+# Between-patient factors on the PK (median 1), as sampled by :mod:`ketasim.population`
+# (``[variability.<name>]`` of a population file): central volume of every species, hepatic blood flow,
+# nasal absorption rate, and the odds of nasal (vs swallowed) absorption of an intranasal dose.
+PK_FACTORS = ("v1", "hepatic_blood_flow", "ka_nasal", "f_nasal")
+
 
 @dataclass(frozen=True)
 class Covariates:
-    """Body weight (kg), CYP2B6 genotype and enzyme activity factors for P patients.
+    """Body weight (kg), CYP2B6 genotype, enzyme activity factors and PK factors for P patients.
 
     ``enzyme_factors`` maps an enzyme name (``"CYP3A4"``) to a multiplier of its intrinsic clearance
-    per patient: below 1 for an inhibitor, above 1 for an inducer.
+    per patient: below 1 for an inhibitor, above 1 for an inducer. ``pk_factors`` maps a name of
+    :data:`PK_FACTORS` to a multiplier per patient (for ``f_nasal`` a multiplier of the odds, which
+    keeps the fraction in (0, 1)).
     """
 
     weight: np.ndarray
     cyp2b6: tuple[str, ...]
     enzyme_factors: Mapping[str, np.ndarray] = field(default_factory=dict)
+    pk_factors: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         w = np.atleast_1d(np.asarray(self.weight, dtype=float))
@@ -39,6 +47,19 @@ class Covariates:
                 )
             factors[k.upper()] = a
         object.__setattr__(self, "enzyme_factors", factors)
+        pk = {}
+        for k, v in self.pk_factors.items():
+            if k not in PK_FACTORS:
+                raise KetasimError(
+                    f"unknown PK factor '{k}'",
+                    argument="pk_factors",
+                    fix="use one of: " + ", ".join(PK_FACTORS),
+                )
+            a = np.broadcast_to(np.asarray(v, dtype=float), w.shape).copy()
+            if not np.all(np.isfinite(a)) or np.any(a <= 0):
+                raise KetasimError(f"PK factor {k} must be positive", argument="pk_factors")
+            pk[k] = a
+        object.__setattr__(self, "pk_factors", pk)
 
     @property
     def n(self) -> int:
@@ -60,10 +81,20 @@ class Covariates:
         weight: Sequence[float] | np.ndarray,
         cyp2b6: Sequence[str] | None = None,
         enzyme_factors: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+        pk_factors: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     ) -> Covariates:
         w = np.asarray(weight, dtype=float)
         g = tuple(cyp2b6) if cyp2b6 is not None else ("*1/*1",) * w.size
-        return cls(w, g, {k: np.asarray(v, dtype=float) for k, v in (enzyme_factors or {}).items()})
+        return cls(
+            w,
+            g,
+            {k: np.asarray(v, dtype=float) for k, v in (enzyme_factors or {}).items()},
+            {k: np.asarray(v, dtype=float) for k, v in (pk_factors or {}).items()},
+        )
+
+    def pk_factor(self, name: str) -> np.ndarray:
+        """The per-patient factor ``name`` of :data:`PK_FACTORS` (ones when not given)."""
+        return self.pk_factors.get(name, np.ones(self.n))
 
     def activity(self, enzyme: str, physiology: Physiology) -> np.ndarray:
         """Relative intrinsic-clearance activity of ``enzyme`` for each patient."""
