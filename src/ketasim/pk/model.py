@@ -135,7 +135,9 @@ class PKModel:
             elif dose.route == "ip":
                 vec[:, self.state(sid, "peritoneum")] += amount
             elif dose.route == "intranasal":
-                f = table["f_nasal"].value
+                odds = table["f_nasal"].value / (1.0 - table["f_nasal"].value)
+                odds = odds * self.covariates.pk_factor("f_nasal")
+                f = odds / (1.0 + odds)
                 vec[:, self.state(sid, "nasal")] += f * amount
                 vec[:, self.state(sid, "gut")] += (1 - f) * amount
             elif dose.route == "sublingual":
@@ -232,7 +234,7 @@ def build_model(
     rel = covariates.weight / physiology["body.reference_weight"]
     fcl = rel ** physiology["body.allometric_exponent_cl"]
     fv = rel ** physiology["body.allometric_exponent_v"]
-    qh = physiology["liver.hepatic_blood_flow"] * fcl
+    qh = physiology["liver.hepatic_blood_flow"] * fcl * covariates.pk_factor("hepatic_blood_flow")
     S = len(species)
     v1_all = np.zeros((P, S))
     fh_all = np.ones((P, S))
@@ -244,7 +246,7 @@ def build_model(
             sources.add(key, p)
         i = lambda role, _sp=sp: index[f"{_sp.id}.{role}"]  # noqa: E731
         c = i("central")
-        v1 = sp.pk["v1"].value * fv
+        v1 = sp.pk["v1"].value * fv * covariates.pk_factor("v1")
         v1_all[:, k] = v1
         fu = sp.properties["fu"].value
         fu_all[k] = fu
@@ -326,7 +328,7 @@ def build_model(
             ("mucosa", "sublingual", "ka_mucosal"),
         ):
             if role in depots[sp.id]:
-                ka = sp.absorption[route][kname].value
+                ka = sp.absorption[route][kname].value * covariates.pk_factor(kname)
                 A[:, i(role), i(role)] -= ka
                 A[:, c, i(role)] += ka
         if "muscle" in depots[sp.id]:
@@ -347,3 +349,70 @@ def build_model(
         A[:, e_ : ly + 1, e_ : ly + 1] += r.cell_matrix()
 
     return PKModel(species, states, A, v1_all, fu_all, fh_all, cl_all, covariates, sources)
+
+
+# Equations of the dosing and PK scale, for the generated methods document (ketasim.methods_doc).
+# ``code`` names the function that implements each one.
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Central compartment",
+        "latex": r"\frac{dA_c}{dt} = R_{in}(t) + \sum_r k_{a,r} F_r A_r + \sum_{j \to i} CL_{j \to i}"
+        r" \frac{A_{c,j}}{V_{1,j}} - \frac{CL}{V_1} A_c - \sum_{k} Q_k \left(\frac{A_c}{V_1}"
+        r" - \frac{A_k}{V_k}\right)",
+        "meaning": "Amount of one species (an enantiomer of parent or metabolite) in plasma: infusion, "
+        "absorption from depots, formation from its parent species, elimination, distribution.",
+        "source": "Linear mammillary model; pathways and values in data/compounds/*.toml",
+        "code": "ketasim.pk.model.build_model",
+    },
+    {
+        "name": "Peripheral compartments",
+        "latex": r"\frac{dA_k}{dt} = Q_k \left(\frac{A_c}{V_1} - \frac{A_k}{V_k}\right),\quad k = 2, 3",
+        "meaning": "Up to two peripheral compartments per species.",
+        "source": "Linear mammillary model",
+        "code": "ketasim.pk.model.build_model",
+    },
+    {
+        "name": "Allometric scaling",
+        "latex": r"V = V_{ref} \left(\frac{W}{W_{ref}}\right)^{b_V},\quad "
+        r"CL,\,Q,\,Q_H,\,CL_{int} \propto \left(\frac{W}{W_{ref}}\right)^{b_{CL}}",
+        "meaning": "Volumes scale with weight (b_V = 1), flows and clearances with b_CL = 0.75.",
+        "source": "Anderson BJ, Holford NHG 2008, Annu Rev Pharmacol Toxicol 48:303",
+        "code": "ketasim.pk.model.build_model",
+    },
+    {
+        "name": "Well-stirred liver",
+        "latex": r"E_{ref} = \frac{CL_{H,ref}}{B{:}P\; Q_H},\quad X_{ref} = \frac{Q_H E_{ref}}{1 - E_{ref}},"
+        r"\quad X = \sum_e X_{ref} \frac{CL_e}{CL_{H,ref}} a_e,\quad E_H = \frac{X}{Q_H + X},"
+        r"\quad CL_H = B{:}P\; Q_H E_H",
+        "meaning": "Each hepatic pathway's intrinsic clearance is fixed from the reference clearance; "
+        "patient factors a_e (genotype, inhibitors, inducers, weight) act on it.",
+        "source": "Rowland M, Benet LZ, Graham GG 1973, J Pharmacokinet Biopharm 1:123",
+        "code": "ketasim.pk.model.build_model",
+    },
+    {
+        "name": "Oral absorption and first pass",
+        "latex": r"\frac{dA_{gut}}{dt} = -k_a A_{gut},\quad "
+        r"\text{to plasma: } k_a f_a f_g (1 - E_H) A_{gut},\quad "
+        r"\text{first-pass metabolism: } k_a f_a \left(1 - f_g (1 - E_H)\right) A_{gut}",
+        "meaning": "Swallowed drug: unabsorbed fraction 1 - f_a to faeces; first-pass loss forms the "
+        "products of the liver pathways. Oral bioavailability F = f_a f_g (1 - E_H) is an output.",
+        "source": "Well-stirred liver (Rowland 1973); f_a, f_g in data/compounds/*.toml",
+        "code": "ketasim.pk.model.build_model",
+    },
+    {
+        "name": "Intranasal and sublingual doses",
+        "latex": r"A_{nasal}(0) = f_{nasal} D,\quad A_{gut}(0) = (1 - f_{nasal}) D,\quad "
+        r"\frac{dA_{nasal}}{dt} = -k_{a,nasal} A_{nasal}",
+        "meaning": "A fraction is absorbed through the mucosa straight into plasma, the rest is "
+        "swallowed and follows the oral path (sublingual likewise with f_mucosal).",
+        "source": "Perez-Ruixo C et al. 2021, Clin Pharmacokinet 60:501",
+        "code": "ketasim.pk.model.PKModel.dose_inputs",
+    },
+    {
+        "name": "Intramuscular dose",
+        "latex": r"\frac{dA_{im}}{dt} = -k_a A_{im},\quad \text{to plasma: } k_a F A_{im}",
+        "meaning": "First-order absorption from muscle with bioavailability F.",
+        "source": "data/compounds/*.toml (absorption.im)",
+        "code": "ketasim.pk.model.build_model",
+    },
+)
