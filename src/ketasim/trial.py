@@ -39,6 +39,9 @@ from ketasim.trial_statistics import (
 )
 
 REPORT_HOURS = (2.0, 4.0, 24.0, 72.0, 168.0, 336.0)
+# Prefrontal synaptic strength at or above which a subject has no deficit for the mood model to relieve
+# (healthy = 1; the depressed state starts at the spine deficit of data/spines.toml).
+HEALTHY_STRENGTH = 0.999
 
 
 @dataclass
@@ -228,6 +231,12 @@ def clinical_scores(
     sedation on the grid ``t``; ``rng`` gives each patient's clinical random numbers
     (:func:`clinical_draws`), row ``i`` to the patient in row ``i`` of ``frame``."""
     n = len(frame)
+    if np.any(strength[:, 0] >= HEALTHY_STRENGTH):
+        raise KetasimError(
+            "the clinical scores need a synaptic deficit to relieve, and this subject starts healthy",
+            argument="condition",
+            fix='set condition = "depressed" in the scenario (the depressed state carries the deficit)',
+        )
     p = clinical_params()
     z = clinical_draws(rng, n, t.size)
     sens = _lognormal(z[:, 0], p["mood.sensitivity_cv"])

@@ -73,7 +73,12 @@ def default_regimen(route: str | None, amount: str | None, duration: str | None)
 
 def arm_result(dose: dict | None, n: int, seed: int, horizon: str) -> ArmResult:
     """One arm (``dose`` None: saline) for ``n`` patients; compounds are looked up in the default library."""
-    data = {"name": "design", "horizon": horizon, "arms": [{"name": "arm", "doses": [dose] if dose else []}]}
+    data = {
+        "name": "design",
+        "horizon": horizon,
+        "condition": "depressed",
+        "arms": [{"name": "arm", "doses": [dose] if dose else []}],
+    }
     return run_trial(from_dict(data, "ketasim design"), n=n, seed=seed).arms["arm"]
 
 
