@@ -396,3 +396,48 @@ def assemble(
         protein_ref=ref,
         y0=y0,
     )
+
+
+# Equations of the coupling between scales, for the generated methods document (ketasim.methods_doc).
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "NMDA conductance available",
+        "latex": r"g_c = \sum_s w_{c,s} (1 - n_s)(1 - b_{c,s}),\qquad "
+        r"w_{c,s} \propto x_{c,s}\, \bar P_{O,free,s}",
+        "meaning": "Per population c (pyramidal, PV, SST), relative to drug-free: the charge weight of "
+        "each subunit (share x mean unblocked open fraction, normalised) left after modulators and block.",
+        "source": "ketasim.circuit.model.charge_weights; data/cell_types.toml",
+        "code": "ketasim.model_assembly.available",
+    },
+    {
+        "name": "Occupancy of a target",
+        "latex": r"\theta = \frac{S}{1 + S},\qquad S = \sum_i \left(\frac{C_i}{K_i}\right)^{n_i}",
+        "meaning": "Competitive occupancy by every species acting on the target (routes of the "
+        "hypothesis switches; sedation at the benzodiazepine site).",
+        "source": "Affinities in data/compounds/*.toml [targets]",
+        "code": "ketasim.model_assembly.occupancy_sum",
+    },
+    {
+        "name": "AMPA potentiation",
+        "latex": r"\pi = \sum_i E_{max,i} \frac{x_i}{1 + x_i},\quad x_i = \left(\frac{C_i}{K_i}\right)^{n_i}",
+        "meaning": "Each species potentiates AMPA transmission alone (hnk_ampa switch).",
+        "source": "data/compounds/*.toml [targets.ampa_potentiation]",
+        "code": "ketasim.model_assembly.potentiation",
+    },
+    {
+        "name": "Cascade inputs",
+        "latex": r"u_{ca} = g_{pyr},\qquad u_{ampa} = \rho\, r_E\, (1 + \pi)(1 - \beta_{AMPA})",
+        "meaning": "Resting NMDA Ca2+ follows the pyramidal conductance (resting_nmda switch); AMPA "
+        "activation follows glutamate release rho r_E (disinhibition switch); a switch that is off "
+        "holds its input at the drug-free value.",
+        "source": "Seeds 000-004 (hypotheses); data/circuit.toml, data/signalling.toml",
+        "code": "ketasim.model_assembly.cascade_inputs",
+    },
+    {
+        "name": "Opioid antagonist competition",
+        "latex": r"u_{op} = \frac{S}{1 + S + A/(1 - A)}",
+        "meaning": "A co-administered antagonist at occupancy A competes with the drug (naltrexone).",
+        "source": "Single-site competition; data/perturbations.toml",
+        "code": "ketasim.model_assembly.cascade_inputs",
+    },
+)

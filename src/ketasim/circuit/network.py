@@ -175,3 +175,58 @@ def rates(available: np.ndarray, p: dict[str, float], scaling: np.ndarray | floa
 def pv_ampa_drive(r: np.ndarray, p: dict[str, float]) -> np.ndarray:
     """Gamma-power proxy: AMPA drive of PV cells by pyramidal cells, relative to baseline."""
     return p["outputs.gamma_ampa_share"] * r[..., E] + (1 - p["outputs.gamma_ampa_share"])
+
+
+# Equations of the circuit scale, for the generated methods document (ketasim.methods_doc).
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Threshold-linear fixed point",
+        "latex": r"\mathbf r = \left[W \mathbf r + \mathbf h\right]_+,\qquad \mathbf r = (r_E, r_P, r_S)",
+        "meaning": "Relative firing of pyramidal, PV and SST populations at the quasi-steady state for "
+        "the NMDA conductance available; solved exactly over the 8 active sets (NaN unless unique).",
+        "source": "Hahnloser R et al. 2000, Nature 405:947",
+        "code": "ketasim.circuit.network.fixed_point",
+    },
+    {
+        "name": "Excitatory drive left",
+        "latex": r"m_c = (1 - s_c)\,\lambda_c + s_c\, g_c",
+        "meaning": "NMDA share s_c of population c's excitatory drive scales with the conductance "
+        "available g_c; lambda_c is homeostatic scaling of the rest.",
+        "source": "data/circuit.toml (nmda_share)",
+        "code": "ketasim.circuit.network.connectivity",
+    },
+    {
+        "name": "Weights and inputs",
+        "latex": r"W = \begin{pmatrix} w_{EE} m_E & -w_{EP} & -w_{ES} \\ w_{PE} m_P & -w_{PP} & -w_{PS} \\"
+        r" w_{SE} m_S & -w_{SP} & 0 \end{pmatrix},\quad "
+        r"\mathbf h = \begin{pmatrix} e_{ext} m_E \\ -\theta_P \\ -\theta_S \end{pmatrix}",
+        "meaning": "Pyramidal cells excite both interneuron classes, which inhibit them; PV cells inhibit "
+        "themselves and SST cells.",
+        "source": "data/circuit.toml",
+        "code": "ketasim.circuit.network.connectivity",
+    },
+    {
+        "name": "Baseline condition",
+        "latex": r"e_{ext} = 1 - w_{EE} + w_{EP} + w_{ES},\quad w_{PE} = 1 + w_{PP} + w_{PS} + \theta_P,"
+        r"\quad w_{SE} = 1 + w_{SP} + \theta_S",
+        "meaning": "External drive and excitatory weights onto interneurons make r = (1, 1, 1) the "
+        "drug-free fixed point.",
+        "source": "Derived (normalisation to baseline)",
+        "code": "ketasim.circuit.network.connectivity",
+    },
+    {
+        "name": "Homeostatic scaling",
+        "latex": r"\lambda_c = 1 + \kappa \left(\frac{1 - s_c\, \alpha_c}{1 - s_c} - 1\right)",
+        "meaning": "A population adapted to NMDA conductance alpha_c (< 1 after a lifelong deletion) "
+        "restores the fraction kappa of its lost drive.",
+        "source": "Turrigiano GG 2008, Cell 135:422",
+        "code": "ketasim.circuit.network.ampa_scaling",
+    },
+    {
+        "name": "Gamma power proxy",
+        "latex": r"\gamma = a\, r_E + (1 - a)",
+        "meaning": "AMPA drive of PV cells by pyramidal cells, relative to baseline.",
+        "source": "data/circuit.toml (outputs.gamma_ampa_share)",
+        "code": "ketasim.circuit.network.pv_ampa_drive",
+    },
+)

@@ -115,3 +115,82 @@ def madrs(
     """MADRS (P, T), clipped to the scale's 0-60 range."""
     score = baseline_score[:, None] * (1.0 - placebo) * (1.0 - drug) + noise
     return np.clip(score, 0.0, 60.0)
+
+
+# Equations of the clinical scale, for the generated methods document (ketasim.methods_doc).
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Synaptic strength",
+        "latex": r"\Sigma(t) = A(t)\, S(t)",
+        "meaning": "Prefrontal synaptic strength: surface AMPA receptors times spine density.",
+        "source": "Moda-Sava RN et al. 2019, Science 364:eaat8078 (spines carry the later effect)",
+        "code": "ketasim.trial.simulate_arm",
+    },
+    {
+        "name": "Effect compartment",
+        "latex": r"\frac{dy}{dt} = k_e (x - y),\qquad y(0) = x(0)",
+        "meaning": "First-order lag of mood (on strength) and of dissociation and blood pressure (on "
+        "pyramidal block); solved exactly for x linear between output times.",
+        "source": "Sheiner LB et al. 1979, Clin Pharmacol Ther 25:358 (effect compartment)",
+        "code": "ketasim.clinical.scores.effect_site",
+    },
+    {
+        "name": "Drug effect on symptoms",
+        "latex": r"D = \mathrm{clip}\left(\eta \left(1 - \min(R, 1)^{n} - [R - 1]_+\right), -1, 1\right),"
+        r"\quad "
+        r"R = \left[\frac{1 - \Sigma_e}{1 - \Sigma_0}\right]_+",
+        "meaning": "Fraction of symptoms relieved as the lagged strength Sigma_e restores the deficit "
+        "left at baseline Sigma_0; eta is the patient's sensitivity.",
+        "source": "data/clinical.toml (fitted to Murrough JW et al. 2013 at 24 h)",
+        "code": "ketasim.clinical.scores.drug_effect",
+    },
+    {
+        "name": "Patient sensitivity",
+        "latex": r"\eta = e^{\omega z}\,\max\left(1 + \beta_{BMI}(\mathrm{BMI} - 30), 0.2\right)"
+        r"\,(1 + \beta_{FH}\, \mathrm{FH}),\quad \omega^2 = \ln(1 + CV^2)",
+        "meaning": "Median-1 lognormal between-patient sensitivity (z standard normal), higher with BMI "
+        "and a family history of alcohol use disorder (FH).",
+        "source": "Niciu MJ et al. 2014, J Clin Psychiatry 75:e417; data/clinical.toml",
+        "code": "ketasim.trial.clinical_scores",
+    },
+    {
+        "name": "Placebo",
+        "latex": r"P(t) = \mathrm{clip}\left((p_b + p_a N)\, \xi \left(1 - e^{-t/\tau}\right),"
+        r" 0, 0.95\right)",
+        "meaning": "Improvement from the trial setting, larger for a noticeable infusion N (xi: the "
+        "patient's placebo factor).",
+        "source": "data/clinical.toml",
+        "code": "ketasim.clinical.scores.placebo_fraction",
+    },
+    {
+        "name": "Noticeability",
+        "latex": r"N = \mathrm{clip}\left(\max\left(\frac{\max_t \mathrm{CADSS}}{c^*}, "
+        r"\frac{\max_t \theta_{sed}}{s^*}\right), 0, 1\right)",
+        "meaning": "How clearly the patient feels the infusion: dissociation or sedation (why midazolam "
+        "is an active placebo).",
+        "source": "data/clinical.toml",
+        "code": "ketasim.clinical.scores.noticeability",
+    },
+    {
+        "name": "MADRS",
+        "latex": r"\mathrm{MADRS}(t) = \mathrm{clip}\left(M_0 (1 - P)(1 - D) + \epsilon, 0, 60\right)",
+        "meaning": "Placebo and drug effects multiply; epsilon is rating noise.",
+        "source": "Montgomery SA, Asberg M 1979, Br J Psychiatry 134:382 (scale range)",
+        "code": "ketasim.clinical.scores.madrs",
+    },
+    {
+        "name": "Dissociation (CADSS)",
+        "latex": r"\Delta\mathrm{CADSS} = E_{max} \frac{b_e^{\,n}}{b_{50}^{\,n} + b_e^{\,n}}",
+        "meaning": "Rise with effect-site pyramidal NMDA block b_e, so a bolus dissociates more than a "
+        "slow infusion of the same dose.",
+        "source": "data/clinical.toml; seed 001",
+        "code": "ketasim.clinical.scores.dissociation",
+    },
+    {
+        "name": "Systolic blood pressure",
+        "latex": r"\Delta\mathrm{SBP} = g\, b_e \max\left(1 + a_{age}(\mathrm{age} - 45), 0.2\right)",
+        "meaning": "Rise proportional to effect-site block, larger with age.",
+        "source": "data/clinical.toml",
+        "code": "ketasim.clinical.scores.systolic_rise",
+    },
+)

@@ -380,6 +380,16 @@ EQUATIONS: tuple[dict[str, str], ...] = (
         "code": "ketasim.pk.model.build_model",
     },
     {
+        "name": "Between-patient PK factors",
+        "latex": r"V_{1,i} = V_1\, \eta_{V,i},\quad Q_{H,i} = Q_H\, \eta_{Q,i},\quad "
+        r"k_{a,nasal,i} = k_{a,nasal}\, \eta_{k,i},\quad "
+        r"\frac{f_{nasal,i}}{1 - f_{nasal,i}} = \eta_{f,i} \frac{f_{nasal}}{1 - f_{nasal}}",
+        "meaning": "Patient i's factors multiply the typical values (after weight scaling); the nasal "
+        "fraction varies on the odds scale so it stays between 0 and 1.",
+        "source": "Variability in data/populations/*.toml [variability]; ketasim.pk.covariates.PK_FACTORS",
+        "code": "ketasim.pk.covariates.Covariates.pk_factor",
+    },
+    {
         "name": "Well-stirred liver",
         "latex": r"E_{ref} = \frac{CL_{H,ref}}{B{:}P\; Q_H},\quad X_{ref} = \frac{Q_H E_{ref}}{1 - E_{ref}},"
         r"\quad X = \sum_e X_{ref} \frac{CL_e}{CL_{H,ref}} a_e,\quad E_H = \frac{X}{Q_H + X},"

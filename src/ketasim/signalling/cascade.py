@@ -283,3 +283,100 @@ def integrate(
     if not sol.success:
         raise RuntimeError(f"signalling integration failed: {sol.message}")
     return sol.y.reshape(P, n, T).transpose(0, 2, 1)
+
+
+# Equations of the signalling scale, for the generated methods document (ketasim.methods_doc).
+# H(x; K, n) = x^n (1 + K^n) / (x^n + K^n) is a Hill function scaled to 1 at x = 1; [x]_+ = max(x, 0).
+# tests/test_methods_doc.py evaluates these against ``derivatives``.
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "eEF2K",
+        "latex": r"\frac{dK}{dt} = k_K \left(\frac{E_K\, H(u_{ca}; K_{ca}, n_{ca})}"
+        r"{1 + \sigma_{S6K} [M - 1]_+} - K\right)",
+        "meaning": "Ca2+/calmodulin-activated eEF2K follows resting NMDA Ca2+; S6K above baseline "
+        "inhibits it.",
+        "source": "Jain P, Bhalla US 2009, PLoS Comput Biol 5:e1000287 (reduced); data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "eEF2 phosphorylation",
+        "latex": r"\frac{dp}{dt} = k_p \left(\frac{p_0}{1 - p_0} K (1 - p) - p\right),\qquad "
+        r"f = \left[\frac{1 - p}{1 - p_0}\right]_+",
+        "meaning": "Fraction of eEF2 phosphorylated at Thr56 (baseline p_0); f is free eEF2 relative to "
+        "baseline, which elongation needs.",
+        "source": "Autry AE et al. 2011, Nature 475:91; data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "BDNF",
+        "latex": r"\frac{dB}{dt} = k_B \left(E_B f^{\,n_B} - B\right)",
+        "meaning": "Dendritic BDNF translation rises when eEF2 is dephosphorylated.",
+        "source": "Autry AE et al. 2011, Nature 475:91; data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "Growth-factor effector (TrkB/VEGFR -> ERK/Akt)",
+        "latex": r"\frac{dE}{dt} = k_E \left((1 - v)\, T\, R + v\, \alpha + g_{op} u_{op} - E\right),\quad "
+        r"R = B \left(1 - a + a\, \beta\, \alpha\right)(1 + g_\sigma u_\sigma),\quad "
+        r"\alpha = [u_{ampa}]_+^{\,n_r}",
+        "meaning": "Activity-dependent BDNF release R (regulated share a, Val66Met factor beta, sigma-1 "
+        "route) and VEGF share v drive TrkB expression T-weighted signalling; opioid route adds drive.",
+        "source": "Jain & Bhalla 2009 (reduced); seeds 001, 002, 004; data/signalling.toml, mechanisms.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "mTORC1",
+        "latex": r"\frac{dM}{dt} = k_M \left((1 - \rho)\, H\!\left("
+        r"\frac{E + g_{lys} u_{lys} + g_{nic} u_{nic}}"
+        r"{[F]^{\,\phi}}; K_M, n_M\right) - M\right)",
+        "meaning": "Upstream drive (effector plus lysosomal and nicotinic routes) divided by S6K feedback "
+        "F; rapamycin removes the fraction rho.",
+        "source": "Li N et al. 2010, Science 329:959 (mTORC1 needed); data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "S6K feedback",
+        "latex": r"\frac{dF}{dt} = k_F (M - F)",
+        "meaning": "Slow negative feedback of S6K on the upstream (IRS/PI3K) drive.",
+        "source": "data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "GSK3",
+        "latex": r"\frac{dG}{dt} = k_G \left(\frac{(1 - \ell)(1 + \kappa)}{1 + \kappa\, \chi_{Akt} E}"
+        r" - G\right)",
+        "meaning": "Active GSK3 is inhibited by Akt (kappa, sensitive share chi) and by lithium (ell).",
+        "source": "Beurel E et al. 2011, Mol Psychiatry 16:1068; data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "Nascent synaptic protein",
+        "latex": r"\frac{dN}{dt} = k_N \left([M]_+^{\,n_i} f^{\,n_e} - N\right)",
+        "meaning": "Synthesis needs mTORC1 (initiation) and free eEF2 (elongation).",
+        "source": "data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "Synaptic protein",
+        "latex": r"\frac{dP}{dt} = k_P \left(N (1 + g_{er}\, c) - P\right)",
+        "meaning": "Delivery of PSD-95/GluA1 to synapses; the ER-chaperone route c speeds delivery.",
+        "source": "data/signalling.toml; mechanisms.toml (er_chaperone)",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "Surface AMPA receptors",
+        "latex": r"\frac{dA}{dt} = k_A \left(\left[1 - r + r P \left(1 + g_T (E - 1)\right)\right]_+"
+        r" - G A\right)",
+        "meaning": "Regulated insertion (share r) follows synaptic protein and TrkB signalling; removal "
+        "is GSK3-dependent.",
+        "source": "Nosyreva E et al. 2013, J Neurosci 33:6990; data/signalling.toml",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+    {
+        "name": "ER chaperone",
+        "latex": r"\frac{dc}{dt} = k_c (u_{chap} - c)",
+        "meaning": "Slow relief of ER stress by intracellular drug (er_chaperone switch; 0 when off).",
+        "source": "Lester HA, Miwa JM, Srinivasan R 2012, Biol Psychiatry 72:907 (hypothesis)",
+        "code": "ketasim.signalling.cascade.derivatives",
+    },
+)

@@ -59,3 +59,24 @@ def turnover(S, protein, reference, k, phi, sigma, gain, formation_max):
     drive = gain * np.maximum(protein - reference, 0.0)
     formation = k * phi * (1.0 + drive / (1.0 + drive / formation_max))
     return formation - k * sigma * S
+
+
+# Equations of the structure scale, for the generated methods document (ketasim.methods_doc).
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Spine turnover",
+        "latex": r"\frac{dS}{dt} = k_e \phi \left(1 + \mathcal F\left(g [s - s_{ref}]_+\right)\right)"
+        r" - k_e \sigma S,\qquad \mathcal F(x) = \frac{x}{1 + x / F_{max}}",
+        "meaning": "Formation answers synaptic protein s above the level s_ref the spines are adapted "
+        "to (saturating at F_max); depression lowers formation (phi) and raises elimination (sigma).",
+        "source": "Moda-Sava RN et al. 2019, Science 364:eaat8078; Turrigiano GG 2008, Cell 135:422",
+        "code": "ketasim.structure.spines.turnover",
+    },
+    {
+        "name": "Baseline density",
+        "latex": r"S_0 = \phi / \sigma",
+        "meaning": "Drug-free spine density relative to the healthy adult (1 when healthy).",
+        "source": "Steady state of the turnover equation; data/spines.toml",
+        "code": "ketasim.structure.spines.baseline_density",
+    },
+)

@@ -136,3 +136,52 @@ def block_rhs(b: np.ndarray, conc_um: np.ndarray, on: np.ndarray, off: np.ndarra
     """db/dt (1/s) for blocked fractions ``b`` (..., drugs); pure, vectorised over patients."""
     free = 1 - b.sum(axis=-1, keepdims=True)
     return on * conc_um * free - off * b
+
+
+# Equations of the NMDA receptor block scale, for the generated methods document (ketasim.methods_doc).
+# ``code`` names the function that implements each one; tests/test_methods_doc.py checks several.
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Mg2+ block rates",
+        "latex": r"k_{on}^{Mg}(V) = k_{on,40}\, e^{-2\delta_{on}(V - 40)/25\,\mathrm{mV}},\quad "
+        r"k_{off}^{Mg}(V) = k_{off,40}\, e^{\,2\delta_{off}(V - 40)/25\,\mathrm{mV}}\, m_s",
+        "meaning": "Open-channel Mg2+ entry and exit (m_s: subunit factor on exit); the Mg2+-free open "
+        "fraction at equilibrium is 1 / (1 + [Mg] k_on / k_off).",
+        "source": "Kampa BM et al. 2004, J Physiol 556:337; values in data/nmda_receptors.toml [mg]",
+        "code": "ketasim.targets.nmda_kinetics.mg_rates",
+    },
+    {
+        "name": "Drug pore block rates (Woodhull)",
+        "latex": r"k_{on}(V) = \frac{k_{off,ref}}{K_{d,ref}}\, e^{-s\,\delta (V - V_{ref})/(RT/F)},\quad "
+        r"k_{off}(V) = k_{off,ref}\, e^{(1 - s)\,\delta (V - V_{ref})/(RT/F)}",
+        "meaning": "A protonated drug (charge +1) senses the fraction delta of the field; s is the share "
+        "of the voltage dependence on entry; RT/F = 25.7 mV.",
+        "source": "Woodhull AM 1973, J Gen Physiol 61:687; values in data/compounds/*.toml [nmda]",
+        "code": "ketasim.targets.nmda_kinetics.Blocker.rates",
+    },
+    {
+        "name": "Reduced two-state block",
+        "latex": r"\frac{db_i}{dt} = k_{on,i}(V)\, C_i \left(\bar P_{O,free} + a_i \bar P_{C,free}\right)"
+        r"\Big(1 - \sum_j b_j\Big) - k_{off,i}(V) \left(\bar P_O + a_i (1 - \bar P_O)\right) b_i",
+        "meaning": "Blocked fraction of drug i, with rates averaged over gating and Mg2+ occupancy of "
+        "drug-free receptors under the cell's activity (time-scale separation); a_i is membrane access.",
+        "source": "Reduction of the detailed model (ketasim.targets.nmda_kinetics); nothing fitted",
+        "code": "ketasim.targets.nmda_reduced.effective_rates",
+    },
+    {
+        "name": "Rates per release period",
+        "latex": r"k_{off} = -\frac{\ln s_T}{T},\qquad k_{on} = \frac{k_{off}\, b^*}{(1 - b^*)\, c_0}",
+        "meaning": "Used in the patient: s_T is the fraction of steady-state-blocked receptors still "
+        "blocked after one release period T without drug; b* the periodic steady block at a trace "
+        "concentration c_0 (keeps the correlation between release and gating).",
+        "source": "Computed from the detailed model; nothing fitted",
+        "code": "ketasim.targets.nmda_reduced.per_period_rates",
+    },
+    {
+        "name": "Competitive steady block",
+        "latex": r"b_i^{ss} = \frac{r_i}{1 + \sum_j r_j},\qquad r_i = \frac{k_{on,i} C_i}{k_{off,i}}",
+        "meaning": "Species compete for one site in the pore.",
+        "source": "Single-site competition",
+        "code": "ketasim.targets.nmda_reduced.steady_block",
+    },
+)

@@ -243,3 +243,41 @@ def nmda_block(
         },
         attrs={"blockers": ", ".join(a for a, _ in species), "concentration": variable},
     )
+
+
+# Equations of the patient block, for the generated methods document (ketasim.methods_doc).
+EQUATIONS: tuple[dict[str, str], ...] = (
+    {
+        "name": "Block in a patient",
+        "latex": r"\frac{db_i}{dt} = k_{on,i} C_{ecf,i}(t) \Big(1 - \sum_j b_j\Big) - k_{off,i} b_i",
+        "meaning": "One equation per blocking species (parent and metabolites) at each receptor "
+        "population (cell type x GluN2 subunit), driven by brain ECF concentrations.",
+        "source": "Per-period rates of ketasim.targets.nmda_reduced; cell activity in data/cell_types.toml",
+        "code": "ketasim.targets.patient_block.blocked_total",
+    },
+    {
+        "name": "Exponential integrator",
+        "latex": r"b(t + h) = e^{-Kh} b(t) + h\,\varphi_1(Kh)\, a(t) + h\,\varphi_2(Kh) \left(a(t + h)"
+        r" - a(t)\right),\quad \varphi_1(x) = \frac{1 - e^{-x}}{x},\ "
+        r"\varphi_2(x) = \frac{x - 1 + e^{-x}}{x^2}",
+        "meaning": "Exact for binding rates a_i = k_on,i C_i linear over the step, with "
+        "K = diag(k_off) + a_m 1^T at the interval mean.",
+        "source": "Hochbruck M, Ostermann A 2010, Acta Numerica 19:209",
+        "code": "ketasim.targets.patient_block.blocked_total",
+    },
+    {
+        "name": "Block of a cell type",
+        "latex": r"B_c = \sum_s x_{c,s}\, b_{c,s}",
+        "meaning": "Fraction of a cell type's NMDA receptors blocked: subunit shares x_cs.",
+        "source": "data/cell_types.toml",
+        "code": "ketasim.targets.patient_block.nmda_block",
+    },
+    {
+        "name": "GluN2B negative allosteric modulators",
+        "latex": r"n_s = \frac{\sum_i \varepsilon_i C_i / K_i}{1 + \sum_i C_i / K_i}",
+        "meaning": "Fraction of a subunit's current removed by modulators at equilibrium on one site "
+        "(efficacy epsilon_i; GluN2B only).",
+        "source": "Single-site competition; values in data/compounds/*.toml",
+        "code": "ketasim.targets.patient_block.nam_inhibition",
+    },
+)
