@@ -105,9 +105,7 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
             "sedation": (dims, sol.sedation),
         }
     )
-    ds = xr.Dataset(
-        data, coords={"patient": np.arange(P), "time": t, "cell_type": cells, "subunit": subs}
-    )
+    ds = xr.Dataset(data, coords={"patient": np.arange(P), "time": t, "cell_type": cells, "subunit": subs})
     if model.pk is not None:
         pk = concentration_dataset(model.pk, sol.conc, t, model.arm.regimen, model.library)
         for v in ("plasma", "brain_ecf", "cytosol", "lysosome"):

@@ -192,9 +192,7 @@ def _block_and_conductance(b: _Builder, m: ArmModel, conc: dict[str, dict[int, s
             b.rate(name, 0.0, f"{kon} * {ecf[int(k)]} * {free} - {koff} * {name}")
         block_of[(term.cell, term.subunit)] = b.assign(f"block_{tag}", " + ".join(bs))
     for c, pop in enumerate(POPULATIONS):
-        parts = [
-            f"{_num(t.share)} * {block_of[(t.cell, t.subunit)]}" for t in m.block_terms if t.cell == c
-        ]
+        parts = [f"{_num(t.share)} * {block_of[(t.cell, t.subunit)]}" for t in m.block_terms if t.cell == c]
         b.assign(f"nmda_block_{pop}", " + ".join(parts) if parts else "0")
     nam_of = {}
     for s, aff in enumerate(m.nam):

@@ -97,8 +97,10 @@ def _trajectories(model: ArmModel, layout: Layout, t: np.ndarray, Z: np.ndarray,
         conc["plasma"] = x[..., central] / model.pk.v1[patients][:, None, :]
     else:
         conc = {v: np.zeros((len(patients), t.size, 0)) for v in model.conc_index}
-    block = np.stack([Z[..., sl].sum(axis=-1) for sl in layout.block], axis=-1) if layout.block else (
-        np.zeros((len(patients), t.size, 0))
+    block = (
+        np.stack([Z[..., sl].sum(axis=-1) for sl in layout.block], axis=-1)
+        if layout.block
+        else (np.zeros((len(patients), t.size, 0)))
     )
     nam, avail, r, u = algebraic(model, conc, block, patients)
     y = Z[..., layout.cascade]

@@ -173,8 +173,13 @@ def solve_modal(A: np.ndarray, schedule: Schedule, times: np.ndarray, rows: np.n
         out_of[np.searchsorted(grid, times)] = np.arange(times.size)
         Vrows = np.ascontiguousarray(V[idx][:, pos[rows], :])
         out[idx] = _propagate(
-            np.ascontiguousarray(lam[idx]), Vrows, np.ascontiguousarray(bol), np.ascontiguousarray(rat),
-            grid, k_of, out_of,
+            np.ascontiguousarray(lam[idx]),
+            Vrows,
+            np.ascontiguousarray(bol),
+            np.ascontiguousarray(rat),
+            grid,
+            k_of,
+            out_of,
         )
     if not np.all(ok):
         bad = np.flatnonzero(~ok)

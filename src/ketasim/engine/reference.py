@@ -32,7 +32,7 @@ def solve_reference(
             bp,
             np.zeros(n),
             lambda k, x, p=p: x + schedule.boluses[k, p],
-            lambda k, Ap=Ap, p=p: (lambda t, y, b=schedule.rates[k, p]: Ap @ y + b),
+            lambda k, Ap=Ap, p=p: lambda t, y, b=schedule.rates[k, p]: Ap @ y + b,
             method,
             rtol,
             atol,

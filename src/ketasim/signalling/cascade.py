@@ -176,8 +176,6 @@ def derivatives(y, u, q, ref, d):
     d[11] = turnover(spines, protein, ref, q[39], q[PHI], q[SIGMA], q[40], q[41])
 
 
-
-
 @njit(cache=True)
 def _rhs_batch(y, u, q, ref):
     out = np.empty_like(y)
