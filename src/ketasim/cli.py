@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ketasim import __version__, units
 from ketasim.errors import KetasimError
@@ -76,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--json", action="store_true", help="print one JSON document")
     pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
     pk.add_argument("--sources", action="store_true", help="also list every parameter behind the result")
+    pk.add_argument("--export", metavar="FILE", help="write the result as tidy .csv/.parquet or xarray .nc")
     eph = sub.add_parser("ephys", help="virtual electrophysiology on the detailed NMDA receptor model")
     eph.add_argument("protocol", choices=["ic50", "trapping", "rest"], help="which experiment")
     eph.add_argument("--compound", required=True, help="compound id or alias, e.g. ketamine, memantine")
@@ -95,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--out", default=None, help="directory for series tables, provenance and a plot per arm")
     sim.add_argument("--json", action="store_true", help="print one JSON document")
+    sim.add_argument("--export", metavar="FILE", help="write the arm's result as tidy .csv/.parquet or .nc")
     tri = sub.add_parser("trial", help="virtual trial: population, arms, endpoints, report")
     tri.add_argument("scenario", help="scenario TOML file (see examples/standard_infusion.toml)")
     tri.add_argument("--n", default=None, help="patients per arm (default: the scenario's population.n)")
@@ -232,10 +235,18 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from ketasim.mechanisms import parse_names
     from ketasim.simulation_output import simulate_document, write_outputs
 
+    if args.export:
+        from ketasim.export import export_path
+
+        export_path(args.export)
     sc = scenario_io.load(args.scenario)
     mech = parse_names(args.mechanisms) if args.mechanisms is not None else None
     arm = sc.arm(args.arm) if args.arm else sc.arms[0]
     doc, ds = simulate_document(sc, arm, mech)
+    if args.export:
+        from ketasim.export import export
+
+        print(f"wrote {export(ds, args.export)}", file=sys.stderr)
     if args.out:
         paths = write_outputs(sc, args.out, mech)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
@@ -342,7 +353,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
         if args.report:
             from ketasim.report.trial_report import write_report
 
-            path = write_report(result, args.report)
+            path = write_report(result, args.report, scenario_text=Path(args.scenario).read_text())
             print(f"wrote {path}", file=sys.stderr)
         summary, control = result.summary(), result.control
         counts = {k: (int(a.response(24.0).sum()), a.n) for k, a in result.arms.items()}
@@ -422,6 +433,10 @@ def _cmd_pk(args: argparse.Namespace) -> int:
     from ketasim.dosing import Dose, Regimen
     from ketasim.pk.exposure import pk_run
 
+    if args.export:
+        from ketasim.export import export_path
+
+        export_path(args.export)
     lib = default_library()
     comp = lib.get(args.compound, "compound")
     weight = None
@@ -471,6 +486,10 @@ def _cmd_pk(args: argparse.Namespace) -> int:
             f" over {args.duration}" if args.duration else ""
         )
         plot_exposure(run.dataset, args.plot, title=what)
+    if args.export:
+        from ketasim.export import export
+
+        print(f"wrote {export(run.dataset, args.export)}", file=sys.stderr)
     sources = json.loads(run.dataset.attrs["sources"])
     if args.json:
         doc = dict(run.summary)
