@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
+# The PK matrices are small (tens of states): BLAS threads only compete with each other and with the
+# engine's own threads (scipy's expm ran ~40x slower on a loaded 2-core machine). Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from pathlib import Path  # noqa: E402
 
 import pytest
 
