@@ -8,7 +8,7 @@ import os
 # engine's own threads (scipy's expm ran ~40x slower on a loaded 2-core machine). Set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
 import pytest
 
