@@ -33,7 +33,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "examples" / "standard_infusion.toml"
-HOURS = np.arange(0.0, 337.0, 1.0)
+# hourly output over the follow-up (14 days; --days shortens it for the small mode run by the tests; the
+# setting travels to worker processes through the environment)
+HOURS = np.arange(0.0, 24.0 * float(os.environ.get("KETASIM_BENCH_DAYS", "14")) + 1.0, 1.0)
 SELECTIONS = [
     "c_plasma_esketamine",
     "c_plasma_arketamine",
@@ -61,7 +63,13 @@ def key_outputs(frame, plasma, block, strength) -> np.ndarray:
     p = clinical_params()
     drug = scores.drug_effect(HOURS, strength, strength[:, 0], np.ones(len(frame)), p)
     madrs = frame["madrs_baseline"].to_numpy()[:, None] * (1.0 - drug)
-    return np.stack([plasma.max(1), block.max(1), madrs[:, 24], madrs[:, 168]], axis=1)
+    day1, day7 = days_1_and_7()
+    return np.stack([plasma.max(1), block.max(1), madrs[:, day1], madrs[:, day7]], axis=1)
+
+
+def days_1_and_7() -> tuple[int, int]:
+    """Output indices of day 1 and day 7 (the last output when the follow-up is shorter)."""
+    return tuple(min(int(np.searchsorted(HOURS, h)), HOURS.size - 1) for h in (24.0, 168.0))
 
 
 def run_ketasim(scenario, cov, params):
@@ -145,10 +153,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--accuracy-sample", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=125, help="patients per task in our engine's pool")
+    ap.add_argument("--days", type=float, default=14.0, help="follow-up in days (hourly output)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.n < 1:
         ap.error("--n must be at least 1")
+    global HOURS
+    os.environ["KETASIM_BENCH_DAYS"] = str(args.days)
+    HOURS = np.arange(0.0, 24.0 * args.days + 1.0, 1.0)
 
     from ketasim import sbml_roadrunner as srr
     from ketasim.engine.full_reference import solve_reference
@@ -194,8 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
     sub_frame = frame.iloc[acc]
     k_ref = key_outputs(sub_frame, ref[0], ref[1], ref[3])
     k_mine = key_outputs(sub_frame, mine[0], mine[1], mine[3])
-    spines_ref = np.stack([ref[2][:, 24], ref[2][:, 168]], axis=1)
-    spines_mine = np.stack([mine[2][:, 24], mine[2][:, 168]], axis=1)
+    spines_ref = np.stack([ref[2][:, d] for d in days_1_and_7()], axis=1)
+    spines_mine = np.stack([mine[2][:, d] for d in days_1_and_7()], axis=1)
     errs = np.abs(np.concatenate([k_mine - k_ref, spines_mine - spines_ref], axis=1)) / np.abs(
         np.concatenate([k_ref, spines_ref], axis=1)
     )
