@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim import units
-from ketasim.errors import KetasimError, unknown_choice
+from ketasim.errors import KetasimError, suggest
 
 ROUTE_ALIASES = {
     "iv": "iv",
@@ -34,6 +34,7 @@ ROUTE_ALIASES = {
     "intraperitoneal": "ip",
 }
 ROUTES = ("iv", "im", "intranasal", "oral", "sublingual", "ip")
+MAX_REPEATS = 1000  # doses in one repeated regimen (daily for almost three years)
 # NONMEM compartment numbers used in event tables
 ROUTE_CMT = {"iv": 1, "oral": 2, "intranasal": 3, "sublingual": 4, "im": 5, "ip": 6}
 
@@ -44,7 +45,9 @@ def normalise_route(route: str, argument: str = "route") -> str:
         raise KetasimError(f"route must be text, got {route!r}", argument=argument)
     key = route.strip().lower()
     if key not in ROUTE_ALIASES:
-        raise unknown_choice("route", route, ROUTES, argument)
+        near = suggest(key, ROUTE_ALIASES)  # aliases too: 'intravenos' is nearer 'intravenous' than any route
+        fix = f"did you mean '{near}'?" if near else "choose one of: " + ", ".join(ROUTES)
+        raise KetasimError(f"unknown route '{route}'", argument=argument, fix=fix)
     return ROUTE_ALIASES[key]
 
 
@@ -107,10 +110,14 @@ class Dose:
             raise KetasimError(
                 f"'{amount}' is not a dose", argument="dose", fix="use a mass such as '56 mg' or '0.5 mg/kg'"
             )
-        t = units.parse(time, "time", "time") if isinstance(time, str) else float(time)
+        t = units.parse(time, "time", "time") if isinstance(time, str) else _hours(time, "time")
         d = 0.0
         if duration is not None and duration != "":
-            d = units.parse(duration, "time", "duration") if isinstance(duration, str) else float(duration)
+            d = (
+                units.parse(duration, "time", "duration")
+                if isinstance(duration, str)
+                else _hours(duration, "duration")
+            )
             if d <= 0:
                 raise KetasimError(
                     f"duration must be positive, got '{duration}'",
@@ -164,9 +171,15 @@ class Regimen:
     @classmethod
     def repeated(cls, dose: Dose, every: str | float, count: int) -> Regimen:
         """``count`` copies of ``dose`` every ``every`` (e.g. twice weekly: ``"3.5 d"``, 8)."""
-        interval = units.parse(every, "time", "every") if isinstance(every, str) else float(every)
-        if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
-            raise KetasimError(f"count must be a whole number >= 1, got {count!r}", argument="count")
+        interval = units.parse(every, "time", "every") if isinstance(every, str) else _hours(every, "every")
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int | np.integer)
+            or not 1 <= count <= MAX_REPEATS
+        ):
+            raise KetasimError(
+                f"count must be a whole number from 1 to {MAX_REPEATS}, got {count!r}", argument="count"
+            )
         if interval <= 0:
             raise KetasimError("interval must be positive", argument="every")
         if interval < dose.duration:
@@ -259,6 +272,20 @@ def _infusion_step(compound: str, rate: str, duration_h: float, start_h: float, 
     raise KetasimError(
         f"'{rate}' is not an infusion rate", argument=argument, fix="use mg/kg/h, mg/h or umol/h"
     )
+
+
+def _hours(value: object, argument: str) -> float:
+    """A time given as a plain number of hours (the API's form; files and the CLI give units)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise KetasimError(
+            f"expected a time such as '40 min', got {value!r}",
+            argument=argument,
+            fix="give a number and a unit",
+        )
+    out = float(value)
+    if not np.isfinite(out):
+        raise KetasimError(f"{value!r} is not a finite time", argument=argument)
+    return out
 
 
 def _shift(dose: Dose, time: float) -> Dose:

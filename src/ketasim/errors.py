@@ -21,7 +21,8 @@ class KetasimError(ValueError):
         text = message if argument is None else f"{argument}: {message}"
         if fix:
             text = f"{text} ({fix})"
-        super().__init__(text)
+        # one line whatever the input echoed in it (a name read from a file may hold a line break)
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def suggest(name: str, choices: Iterable[str]) -> str | None:

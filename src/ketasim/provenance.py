@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ketasim.errors import KetasimError
@@ -122,3 +125,57 @@ class SourceList:
         """A stable hash of every parameter value, unit and status."""
         blob = json.dumps(self.records(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- provenance of results
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str:
+    """The source tree's short commit hash, with ``-dirty`` if it has uncommitted changes, or
+    ``"unknown"`` when the package does not run from a git checkout (an installed wheel) or git is
+    missing. Never raises."""
+    try:
+        top = _git("rev-parse", "--show-toplevel")
+        if top is None or not PACKAGE_DIR.is_relative_to(Path(top).resolve()):
+            return "unknown"  # the package is not part of this checkout
+        rev = _git("rev-parse", "--short", "HEAD")
+        if not rev:
+            return "unknown"
+        status = _git("status", "--porcelain", "--untracked-files=no")
+        return rev + ("-dirty" if status else "")
+    except Exception:  # any surprise (a broken repository, an odd file system): no revision
+        return "unknown"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def record_digest(record: Any) -> str:
+    """A stable 16-hex-digit hash of plain data (a scenario record, a parameter list)."""
+    blob = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def result_provenance(
+    scenario_name: str | None, scenario_hash: str | None, seed: int | None
+) -> dict[str, Any]:
+    """The fields every result carries besides its parameter hash(es): package version, git revision,
+    scenario name and hash, seed (None for deterministic runs)."""
+    from ketasim import __version__
+
+    return {
+        "ketasim_version": __version__,
+        "git_revision": git_revision(),
+        "scenario": scenario_name,
+        "scenario_hash": scenario_hash,
+        "seed": seed,
+    }

@@ -19,10 +19,18 @@ Format (every key optional except ``arms``)::
 
 A dose may also give ``time`` (start, e.g. "30 min"), ``duration`` (IV infusions), and ``every`` with
 ``count`` for repeats. Unknown keys are errors that name the key and suggest the nearest valid one.
+
+Every problem in a scenario is a :class:`~ketasim.errors.KetasimError` naming the file and the field
+(``standard_infusion.toml: arms[0].doses[0].amount``), or the line and column when the TOML itself is
+malformed; names that are near misses of a compound, route, mechanism, perturbation, species or key
+get a suggestion. ``tests/test_fuzz_scenario.py`` feeds the parser generated inputs to hold it to that.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +39,16 @@ from ketasim import mechanisms, perturbations, units
 from ketasim.compounds import SPECIES, Library, default_library
 from ketasim.dosing import Dose, Regimen
 from ketasim.errors import KetasimError, unknown_choice
-from ketasim.toml_io import read_toml
+from ketasim.provenance import record_digest
 
 CONDITIONS = ("healthy", "depressed")
 TOP_KEYS = ("name", "species", "condition", "horizon", "perturbations", "population", "arms", "mechanisms")
 ARM_KEYS = ("name", "doses", "perturbations")
 DOSE_KEYS = ("compound", "amount", "route", "time", "duration", "every", "count")
+POPULATION_KEYS = ("name", "n", "seed")
+MAX_HORIZON_H = 2 * 365 * 24.0  # two years: the slowest process modelled (spines, mood) settles in weeks
+MAX_PATIENTS = 10_000_000
+MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,10 @@ class Scenario:
                 return a
         raise unknown_choice("arm", name, [a.name for a in self.arms], "arm")
 
+    def digest(self) -> str:
+        """A stable hash of :meth:`record` (what results cite as ``scenario_hash``)."""
+        return record_digest(self.record())
+
     def record(self) -> dict[str, Any]:
         """The scenario as plain data (what results store and :func:`to_toml` writes)."""
         return {
@@ -85,7 +101,44 @@ class Scenario:
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
     for key in table:
         if key not in allowed:
-            raise unknown_choice("key", key, allowed, where)
+            raise unknown_choice("key", str(key), allowed, where)
+
+
+def _text(value: Any, where: str, example: str) -> str:
+    """``value`` if it is a string, else an error naming ``where``."""
+    if not isinstance(value, str):
+        raise KetasimError(f"must be text, got {_shown(value)}", argument=where, fix=f"e.g. {example}")
+    return value
+
+
+def _names(value: Any, where: str) -> list[str]:
+    """A list of names (perturbations), checked for its shape; the names themselves by the caller."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise KetasimError(
+            f"must be a list of names, got {_shown(value)}", argument=where, fix='e.g. ["rapamycin"]'
+        )
+    return value
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+def _quantity(raw: dict, key: str, where: str, example: str) -> str | None:
+    """A dose field that is a quantity with a unit, as text (None if absent)."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise KetasimError(
+            f"must be a quantity with a unit, got {_shown(value)}",
+            argument=f"{where}.{key}",
+            fix=f"e.g. {example}",
+        )
+    if not isinstance(value, str):
+        raise KetasimError(f"'{value}' has no unit", argument=f"{where}.{key}", fix=f"e.g. {example}")
+    return value
 
 
 def _dose(raw: Any, where: str, library: Library) -> list[Dose]:
@@ -99,32 +152,69 @@ def _dose(raw: Any, where: str, library: Library) -> list[Dose]:
     for key in ("compound", "amount"):
         if key not in raw:
             raise KetasimError(f"missing '{key}'", argument=where)
-    compound = library.get(str(raw["compound"]), f"{where}.compound")
-    dose = Dose.parse(
-        compound.id, raw["amount"], raw.get("route", "iv"), raw.get("time", 0.0), raw.get("duration")
-    )
+    compound = library.get(_text(raw["compound"], f"{where}.compound", '"ketamine"'), f"{where}.compound")
+    amount = _quantity(raw, "amount", where, '"0.5 mg/kg"')
+    route = _text(raw.get("route", "iv"), f"{where}.route", '"iv"')
+    time = _quantity(raw, "time", where, '"30 min"')
+    time = 0.0 if time is None else time
+    duration = _quantity(raw, "duration", where, '"40 min"')
+    try:
+        dose = Dose.parse(compound.id, amount, route, time, duration)
+    except KetasimError as exc:  # name the dose and its field (the dose parser names only the field)
+        raise KetasimError(str(exc), argument=where) from None
     if "every" in raw or "count" in raw:
         if "every" not in raw or "count" not in raw:
             raise KetasimError("'every' and 'count' go together", argument=where)
-        return list(Regimen.repeated(dose, raw["every"], raw["count"]).doses)
+        every = _quantity(raw, "every", where, '"24 h"')
+        try:
+            return list(Regimen.repeated(dose, every, raw["count"]).doses)
+        except KetasimError as exc:
+            raise KetasimError(str(exc), argument=where) from None
     return [dose]
+
+
+def _population(raw: Any, where: str) -> dict[str, Any]:
+    """The [population] table: ``name`` (a packaged population or a file), ``n`` and ``seed``."""
+    if not isinstance(raw, dict):
+        raise KetasimError("[population] must be a table", argument=where)
+    _check_keys(raw, POPULATION_KEYS, where)
+    if "name" in raw:
+        _text(raw["name"], f"{where}.name", '"trd"')
+    for key, low, high in (("n", 1, MAX_PATIENTS), ("seed", 0, MAX_SEED)):
+        if key in raw:
+            v = raw[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise KetasimError(
+                    f"must be a whole number from {low} to {high}, got {_shown(v)}", argument=f"{where}.{key}"
+                )
+    return dict(raw)
 
 
 def from_dict(data: dict[str, Any], source: str = "scenario", library: Library | None = None) -> Scenario:
     """Build and check a scenario from plain data (a parsed TOML file)."""
     library = library or default_library()
+    if not isinstance(data, dict):
+        raise KetasimError(f"a scenario must be a table, got {_shown(data)}", argument=source)
     _check_keys(data, TOP_KEYS, source)
-    species = str(data.get("species", "human"))
+    name = _text(data.get("name", Path(source).stem), f"{source}: name", '"Ketamine vs saline"')
+    species = _text(data.get("species", "human"), f"{source}: species", '"human"')
     if species not in SPECIES:
         raise unknown_choice("species", species, SPECIES, f"{source}: species")
-    condition = str(data.get("condition", "healthy"))
+    condition = _text(data.get("condition", "healthy"), f"{source}: condition", '"depressed"')
     if condition not in CONDITIONS:
         raise unknown_choice("condition", condition, CONDITIONS, f"{source}: condition")
-    horizon = str(data.get("horizon", "7 d"))
+    horizon = _text(data.get("horizon", "7 d"), f"{source}: horizon", '"7 d"')
     horizon_h = units.parse(horizon, "time", f"{source}: horizon")
-    if horizon_h <= 0:
-        raise KetasimError("horizon must be positive", argument=f"{source}: horizon")
-    common = tuple(perturbations.check_names(data.get("perturbations", []), f"{source}: perturbations"))
+    if not 0 < horizon_h <= MAX_HORIZON_H or not math.isfinite(horizon_h):
+        raise KetasimError(
+            f"horizon must be above zero and at most {MAX_HORIZON_H / 24:g} d, got '{horizon}'",
+            argument=f"{source}: horizon",
+        )
+    common = tuple(
+        perturbations.check_names(
+            _names(data.get("perturbations", []), f"{source}: perturbations"), f"{source}: perturbations"
+        )
+    )
     raw_arms = data.get("arms")
     if not isinstance(raw_arms, list) or not raw_arms:
         raise KetasimError("a scenario needs at least one [[arms]] table", argument=source)
@@ -134,25 +224,32 @@ def from_dict(data: dict[str, Any], source: str = "scenario", library: Library |
         if not isinstance(raw, dict):
             raise KetasimError("an arm must be a table", argument=where)
         _check_keys(raw, ARM_KEYS, where)
-        name = str(raw.get("name", f"arm{i + 1}"))
+        arm_name = _text(raw.get("name", f"arm{i + 1}"), f"{where}.name", '"ketamine"')
+        raw_doses = raw.get("doses", [])
+        if not isinstance(raw_doses, list):
+            raise KetasimError(
+                f"doses must be a list of tables, got {_shown(raw_doses)}",
+                argument=f"{where}.doses",
+                fix='e.g. [{ compound = "ketamine", amount = "0.5 mg/kg", route = "iv" }] or [] for placebo',
+            )
         doses = []
-        for j, d in enumerate(raw.get("doses", [])):
+        for j, d in enumerate(raw_doses):
             doses.extend(_dose(d, f"{where}.doses[{j}]", library))
-        perts = tuple(perturbations.check_names(raw.get("perturbations", []), f"{where}.perturbations"))
-        arms.append(
-            Arm(name, Regimen(tuple(doses)), common + perts, tuple(dict(d) for d in raw.get("doses", [])))
+        perts = tuple(
+            perturbations.check_names(
+                _names(raw.get("perturbations", []), f"{where}.perturbations"), f"{where}.perturbations"
+            )
         )
+        arms.append(Arm(arm_name, Regimen(tuple(doses)), common + perts, tuple(dict(d) for d in raw_doses)))
     names = [a.name for a in arms]
     if len(set(names)) != len(names):
         raise KetasimError("arm names must be unique", argument=f"{source}: arms")
     mech = data.get("mechanisms", {})
     if not isinstance(mech, dict):
         raise KetasimError("[mechanisms] must be a table of true/false", argument=f"{source}: mechanisms")
-    population = data.get("population", {})
-    if not isinstance(population, dict):
-        raise KetasimError("[population] must be a table", argument=f"{source}: population")
+    population = _population(data.get("population", {}), f"{source}: population")
     return Scenario(
-        name=str(data.get("name", Path(source).stem)),
+        name=name,
         arms=tuple(arms),
         species=species,
         condition=condition,
@@ -160,14 +257,42 @@ def from_dict(data: dict[str, Any], source: str = "scenario", library: Library |
         horizon=horizon,
         perturbations=common,
         mechanisms=mechanisms.resolve(mech, f"{source}: mechanisms"),
-        population=dict(population),
+        population=population,
     )
 
 
+def loads(text: str | bytes, source: str = "scenario", library: Library | None = None) -> Scenario:
+    """Read a scenario from TOML text; malformed TOML is an error giving the line and column."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = text[: exc.start].count(b"\n") + 1
+            raise KetasimError(
+                f"not UTF-8 text (byte {exc.start} on line {line})",
+                argument=source,
+                fix="save the file as UTF-8",
+            ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        where = str(exc).replace("at end of document", f"at the end, line {text.count(chr(10)) + 1}")
+        raise KetasimError(f"not valid TOML: {where}", argument=source) from None
+    return from_dict(data, source, library)
+
+
 def load(path: str | Path, library: Library | None = None) -> Scenario:
-    """Read a scenario file; errors name the file and the key."""
+    """Read a scenario file; errors name the file and the key (or the line of malformed TOML)."""
     path = Path(path)
-    return from_dict(read_toml(path, "SCENARIO", "scenario file"), path.name, library)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise KetasimError(f"no such scenario file: {path}", argument="SCENARIO") from None
+    except IsADirectoryError:
+        raise KetasimError(f"'{path}' is a directory, not a scenario file", argument="SCENARIO") from None
+    except OSError as exc:
+        raise KetasimError(f"cannot read '{path}' ({exc.strerror})", argument="SCENARIO") from None
+    return loads(raw, path.name, library)
 
 
 def _toml_value(v: Any) -> str:
@@ -175,8 +300,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, str):  # a JSON string is a TOML basic string once DEL is escaped too
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):

@@ -12,6 +12,7 @@ import xarray as xr
 from ketasim import __version__
 from ketasim.errors import KetasimError
 from ketasim.model import run_arm, series
+from ketasim.provenance import git_revision, result_provenance
 from ketasim.scenario import Arm, Scenario, to_toml
 
 
@@ -20,7 +21,8 @@ def simulate_document(
 ) -> tuple[dict, xr.Dataset]:
     """``{"species", "times_h", "series": {NAME: [...]}}`` for the typical subject of ``arm``.
 
-    Also records the scenario, arm, switches, perturbations, version and parameter hash."""
+    Also records the scenario (name and hash), arm, switches, perturbations, version, git revision and
+    parameter hash."""
     ds = run_arm(scenario, arm, mechanisms=mechanisms)
     doc = {
         "species": scenario.species,
@@ -30,6 +32,9 @@ def simulate_document(
         "mechanisms": sorted(ds.attrs["mechanisms"].split(",")) if ds.attrs["mechanisms"] else [],
         "perturbations": list(arm.perturbations),
         "ketasim_version": __version__,
+        "git_revision": git_revision(),
+        "scenario_hash": scenario.digest(),
+        "seed": None,  # the typical subject: nothing is drawn
         "parameter_hash": ds.attrs["parameter_hash"],
         "times_h": [float(x) for x in ds.time.values],
         "series": series(ds),
@@ -41,14 +46,19 @@ def write_outputs(
     scenario: Scenario, out: str | Path, mechanisms: frozenset[str] | None = None
 ) -> list[Path]:
     """For every arm: ``ARM_series.csv`` (tidy: time_h, name, value) and ``ARM.png``; plus
-    ``scenario.toml`` and ``provenance.json`` for the run."""
+    ``scenario.toml`` and ``provenance.json`` for the run (version, git revision, the scenario and its
+    hash, and each arm's parameter hash and parameters)."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KetasimError(f"cannot create directory '{out}' ({exc.strerror})", argument="--out") from None
     paths = []
-    provenance = {"ketasim_version": __version__, "scenario": scenario.record(), "arms": {}}
+    provenance = {
+        **result_provenance(scenario.name, scenario.digest(), None),
+        "scenario": scenario.record(),  # the whole scenario (its name is scenario.name)
+        "arms": {},
+    }
     for arm in scenario.arms:
         doc, ds = simulate_document(scenario, arm, mechanisms)
         t = np.asarray(doc["times_h"])

@@ -350,11 +350,16 @@ def report_hours(scenario: Scenario) -> tuple[float, ...]:
 
 
 def trial_meta(scenario: Scenario, spec: PopulationSpec, n: int, parameter_hash: dict[str, str]) -> dict:
-    """The run's record in the summary: version, scenario, population, size and parameter digests."""
+    """The run's record in the summary: version, git revision, scenario (name and hash), population,
+    size and parameter digests (the seed is the summary's own ``seed``)."""
+    from ketasim.provenance import git_revision
+
     pop = scenario.population
     return {
         "ketasim_version": __version__,
+        "git_revision": git_revision(),
         "scenario": scenario.name,
+        "scenario_hash": scenario.digest(),
         "population": spec.name if hasattr(spec, "name") else str(pop.get("name", "trd")),
         "n_per_arm": n,
         "parameter_hash": parameter_hash,

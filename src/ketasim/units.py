@@ -21,6 +21,8 @@ Inside the model every number is a plain float in these units.
 
 from __future__ import annotations
 
+import math
+import re
 from functools import lru_cache
 
 import pint
@@ -65,8 +67,31 @@ LABEL: dict[str, str] = {
 """Short labels of the canonical units, for tables and provenance records."""
 
 
+MAX_TEXT = 200
+"""Longest quantity text read (a dose or a time is a few characters; longer input is not a quantity)."""
+MAX_EXPONENT = 10.0
+"""Largest power allowed in a quantity (``m**2``, ``s^-1``); pint evaluates powers exactly, so an input
+such as ``9**9**9 mg`` would otherwise take unbounded time and memory."""
+MAX_POWERS = 4
+_POWER = re.compile(r"(\*\*|\^)\s*")
+_SMALL_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)(?![\d.eE(^]|\*\*)")
+
+
 def _clean(text: str) -> str:
     return text.replace("µ", "u").replace("μ", "u").replace("mcg", "ug").strip()
+
+
+def _check_powers(text: str) -> bool:
+    """True if ``text`` has at most :data:`MAX_POWERS` powers, each with a plain numeric exponent no
+    larger than :data:`MAX_EXPONENT` (nested powers multiply their exponents)."""
+    powers = list(_POWER.finditer(text))
+    if len(powers) > MAX_POWERS:
+        return False
+    for m in powers:
+        exp = _SMALL_NUMBER.match(text, m.end())
+        if exp is None or abs(float(exp.group(0))) > MAX_EXPONENT:
+            return False
+    return True
 
 
 @lru_cache(maxsize=512)
@@ -89,25 +114,35 @@ def parse(value: str | float | int, to: str, argument: str) -> float:
         raise KetasimError(
             f"'{value}' has no unit", argument=argument, fix=f"give a unit, e.g. '{value} {_example(to)}'"
         )
+    text = str(value)
+    unreadable = KetasimError(
+        f"cannot read '{text[:40]}{'...' if len(text) > 40 else ''}' as a quantity",
+        argument=argument,
+        fix=f"write a number and a unit, e.g. '{_example(to)}'",
+    )
+    if len(text) > MAX_TEXT or not _check_powers(text):
+        raise unreadable
     try:
-        q = _parse(str(value))
+        q = _parse(text)
     except Exception:
-        raise KetasimError(
-            f"cannot read '{value}' as a quantity",
-            argument=argument,
-            fix=f"write a number and a unit, e.g. '{_example(to)}'",
-        ) from None
+        raise unreadable from None
     if not isinstance(q, pint.Quantity):
         q = ureg.Quantity(q)
     try:
-        out = q.to(target).magnitude
+        out = float(q.to(target).magnitude)
     except pint.DimensionalityError:
         raise KetasimError(
             f"'{value}' does not convert to {to} ({target})",
             argument=argument,
             fix=f"use a {to} unit, e.g. '{_example(to)}'",
         ) from None
-    return float(out)
+    except (OverflowError, TypeError, ValueError, ArithmeticError):
+        raise unreadable from None
+    if not math.isfinite(out):
+        raise KetasimError(
+            f"'{value}' is not a finite quantity", argument=argument, fix=f"e.g. '{_example(to)}'"
+        )
+    return out
 
 
 def convert(value: float, unit: str, to: str, argument: str) -> float:
@@ -125,6 +160,8 @@ def convert(value: float, unit: str, to: str, argument: str) -> float:
 
 def dimension_of(text: str) -> str | None:
     """Return which canonical kind ``text`` converts to (e.g. ``"mass"``), or None."""
+    if len(text) > MAX_TEXT or not _check_powers(text):
+        return None
     try:
         q = _parse(_clean(text))
     except Exception:
