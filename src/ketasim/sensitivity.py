@@ -44,6 +44,7 @@ from ketasim.errors import KetasimError, unknown_choice
 from ketasim.model import base_cascade
 from ketasim.parameter_sets import DATA, kind_of, packaged
 from ketasim.progress import track
+from ketasim.provenance import git_revision
 from ketasim.scale.executor import map_chunks
 from ketasim.scenario import Scenario
 from ketasim.sensitivity_eval import OUTPUTS, Batch, evaluate
@@ -609,6 +610,8 @@ def run_sensitivity(
     meta = {
         "not_varied": skipped,
         "ketasim_version": __version__,
+        "git_revision": git_revision(),
+        "scenario_hash": scenario.digest(),
         "salib_version": version("SALib"),
         "parameter_hash": ev.parameter_hash,
         "clinical_parameter_hash": packaged("clinical").digest(),

@@ -55,6 +55,8 @@ class ArmResult:
     plasma_parent_um: np.ndarray  # (P, T) sum of dosed parent species (0 without doses)
     strength: np.ndarray  # (P, T) prefrontal synaptic strength
     parameter_hash: str
+    # patients whose solve failed, by patient number (frame index) -> reason; they are not in the arrays
+    failed: dict[int, str] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -95,6 +97,7 @@ class TrialResult:
                 "dissociation_peak_mean": float(a.cadss.max(axis=1).mean()),
                 "systolic_rise_peak_mean": float(a.sbp_rise.max(axis=1).mean()),
                 "response_ci_24h": _ci(a.response(24.0)) if 24.0 in self.hours else None,
+                "failed": failure_summary(a.failed),
             }
         if self.control is not None:
             c = self.arms[self.control]
@@ -172,6 +175,14 @@ def response_power(
         r = power_by_simulation(one, int(n), n_trials=n_trials, seed=seed, test="fisher")
         out[int(n)] = {"power": float(r.power), "ci95": [float(r.lower), float(r.upper)]}
     return out
+
+
+def failure_summary(failed: dict[int, str]) -> dict:
+    """``{"count": k, "reasons": {reason: count}}`` of an arm's failed patients (count 0 when none)."""
+    reasons: dict[str, int] = {}
+    for why in failed.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    return {"count": len(failed), "reasons": reasons}
 
 
 def _key(h: float) -> str:
@@ -280,7 +291,52 @@ def simulate_arm(
             names.add(comp.analyte if hasattr(comp, "analyte") else comp.id)
         for a in names & {str(x) for x in ds.analyte.values}:
             parent = parent + ds.plasma.sel(analyte=a).values
-    return ArmResult(arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"])
+    result = ArmResult(arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"])
+    return drop_failed(result, failure_reasons(ds, strength, block, madrs, cadss, sbp))
+
+
+def failure_reasons(ds, strength, block, madrs, cadss, sbp) -> list[str | None]:
+    """For each patient, why its solve failed (the first scale with non-finite values), or None."""
+
+    def finite(a: np.ndarray) -> np.ndarray:
+        return np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+
+    stages = [
+        ("pharmacokinetics: non-finite concentrations", finite(ds.plasma.values) if "plasma" in ds else None),
+        ("receptor block: non-finite NMDA block", finite(block)),
+        ("circuit: no unique fixed point of the rate model", finite(ds.pyramidal_rate.values)),
+        (
+            "signalling cascade: the solver failed (non-finite states or step size underflow)",
+            finite(strength),
+        ),
+        ("clinical scores: non-finite values", finite(madrs) & finite(cadss) & finite(sbp)),
+    ]
+    out: list[str | None] = []
+    for i in range(strength.shape[0]):
+        out.append(next((why for why, ok in stages if ok is not None and not ok[i]), None))
+    return out
+
+
+def drop_failed(result: ArmResult, reasons: list[str | None]) -> ArmResult:
+    """``result`` without the patients whose solve failed, recorded in ``failed`` with the reason: one
+    failed patient never stops the population, and never enters its statistics as a number."""
+    bad = np.array([r is not None for r in reasons], dtype=bool)
+    if not bad.any():
+        return result
+    keep = ~bad
+    failed = {int(idx): str(r) for idx, r in zip(result.frame.index, reasons, strict=True) if r is not None}
+    return ArmResult(
+        result.name,
+        result.frame.loc[keep],
+        result.times,
+        result.madrs[keep],
+        result.cadss[keep],
+        result.sbp_rise[keep],
+        result.plasma_parent_um[keep],
+        result.strength[keep],
+        result.parameter_hash,
+        {**result.failed, **failed},
+    )
 
 
 def default_control(scenario: Scenario) -> str | None:
@@ -329,6 +385,7 @@ def concat_results(parts: list[ArmResult]) -> ArmResult:
         cat("plasma_parent_um"),
         cat("strength"),
         first.parameter_hash,
+        {k: v for p in parts for k, v in p.failed.items()},
     )
 
 

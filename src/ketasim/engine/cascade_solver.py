@@ -167,7 +167,12 @@ def _one(t, u, y0, q, ref, stops, rtol, atol, h_max, out):
             err += e * e
         err = np.sqrt(err / NS)
         steps += 1
-        if err <= 1.0 or H <= 1e-10:
+        if not np.isfinite(err) or (err > 1.0 and H <= 1e-10):
+            # non-finite states or a step size that cannot meet the tolerance: this patient's solve
+            # has failed; its remaining outputs are NaN and the caller records the failure
+            out[nxt:, :] = np.nan
+            return -1
+        if err <= 1.0:
             t_new = tc + H
             ui, j_in = _input(t_new, t, u, j_in)
             derivatives(best, ui, q, ref, f1)

@@ -18,6 +18,7 @@ from ketasim.dosing import Dose, Regimen
 from ketasim.nca import nca
 from ketasim.pk.covariates import Covariates
 from ketasim.pk.simulate import simulate
+from ketasim.provenance import git_revision
 
 
 def _finite(x: float | None) -> float | None:
@@ -127,6 +128,7 @@ def pk_run(
         "brain": brain_table(ds),
         "parameter_hash": ds.attrs["parameter_hash"],
         "ketasim_version": ds.attrs["ketasim_version"],
+        "git_revision": git_revision(),
     }
     summary["receptors"] = receptor_summary(ds, library)
     if regimen.routes != {"iv"}:

@@ -31,6 +31,7 @@ import pyarrow as pa
 from ketasim import __version__
 from ketasim.population import PopulationSpec, load_population
 from ketasim.progress import track
+from ketasim.provenance import git_revision
 from ketasim.scale.executor import check_scheduler, check_workers, map_chunks
 from ketasim.scale.rows import patient_rows
 from ketasim.scale.seeding import SEED_BLOCK, blocks, check_block_size, check_chunk_size
@@ -74,6 +75,7 @@ class ChunkResult:
     rows: pa.Table
     fingerprint: tuple[str, str, str]  # (model parameter hash, clinical parameter hash, ketasim version)
     peak_rss_mb: float | None = None  # peak resident memory of the process that ran it, so far
+    failed: dict[int, str] = field(default_factory=dict)  # patients whose solve failed -> reason
 
 
 def peak_rss_mb() -> float | None:
@@ -88,17 +90,18 @@ def peak_rss_mb() -> float | None:
 
 def run_chunk(task: ChunkTask) -> ChunkResult:
     """Simulate one chunk, block by block, keeping only per-patient rows (runs in a worker)."""
-    tables, parameter_hash = [], None
+    tables, parameter_hash, failed = [], None, {}
     for block in blocks(task.arm_index, task.start, task.stop, task.block_size):
         result = simulate_block(task.scenario, block, task.spec, task.seed, task.mechanisms, task.block_size)
         tables.append(patient_rows(result, task.hours))
+        failed.update(result.failed)
         if parameter_hash is not None and result.parameter_hash != parameter_hash:
             raise RuntimeError(f"parameter hash changed within a chunk of arm {task.arm_index}")
         parameter_hash = result.parameter_hash
         del result  # the block's (patients x time) arrays go before the next block is simulated
     fingerprint = (str(parameter_hash), clinical_params().digest(), __version__)
     rows = pa.concat_tables(tables)
-    return ChunkResult(task.arm_index, task.start, task.stop, rows, fingerprint, peak_rss_mb())
+    return ChunkResult(task.arm_index, task.start, task.stop, rows, fingerprint, peak_rss_mb(), failed)
 
 
 def plan_chunks(
@@ -169,13 +172,24 @@ def run_chunked(
     started = time.perf_counter()
     files: dict[str, Path] = {}
     worker_rss: list[float] = []
-    sink = ParquetSink(directory, names) if directory is not None else None
+    record = {
+        "ketasim_version": __version__,
+        "git_revision": git_revision(),
+        "scenario": scenario.name,
+        "scenario_hash": scenario.digest(),
+        "seed": seed,
+        "n_per_arm": n,
+        "population": spec.name,
+        "mechanisms": sorted(scenario.mechanisms if mechanisms is None else mechanisms),
+    }
+    sink = ParquetSink(directory, names, record) if directory is not None else None
     try:
         total = len(scenario.arms) * -(-n // chunk_size)
         results = map_chunks(run_chunk, tasks, scheduler=scheduler, workers=workers)
         for result in track(results, "trial chunks", total=total):
             name = names[result.arm_index]
             summaries[name].update(result.rows, result.fingerprint)
+            summaries[name].failed.update(result.failed)
             if sink is not None:
                 sink.write(name, result.rows)
             if result.peak_rss_mb is not None:

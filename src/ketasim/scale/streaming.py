@@ -56,9 +56,13 @@ def arm_file_names(arms: Sequence[str]) -> dict[str, str]:
 class ParquetSink:
     """Writes each arm's chunks of rows to its Parquet file; use as a context manager."""
 
-    def __init__(self, directory: str | os.PathLike, arms: Sequence[str]) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, arms: Sequence[str], metadata: dict | None = None
+    ) -> None:
         self.directory = prepare_output_dir(directory)
         self.files = arm_file_names(arms)
+        # provenance carried in each file's schema (key b"ketasim", JSON), read by `ketasim provenance`
+        self.metadata = {b"ketasim": json.dumps(metadata, sort_keys=True).encode()} if metadata else None
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._partial: dict[str, Path] = {}
 
@@ -70,9 +74,10 @@ class ParquetSink:
         writer = self._writers.get(arm)
         if writer is None:
             partial = self.directory / f".{self.files[arm]}.partial"
-            writer = pq.ParquetWriter(partial, rows.schema, compression="zstd")
+            schema = rows.schema.with_metadata(self.metadata) if self.metadata else rows.schema
+            writer = pq.ParquetWriter(partial, schema, compression="zstd")
             self._writers[arm], self._partial[arm] = writer, partial
-        writer.write_table(rows)
+        writer.write_table(rows.replace_schema_metadata(writer.schema.metadata))
 
     def close(self) -> dict[str, Path]:
         """Finish every file and give it its final name; returns arm -> path."""

@@ -29,6 +29,7 @@ from scipy import special
 
 from ketasim.errors import KetasimError
 from ketasim.scale.rows import hour_key, madrs_column, remission_column, response_column
+from ketasim.trial import failure_summary
 from ketasim.trial_statistics import odds_ratio, proportion_difference_ci, wilson_ci
 
 MADRS_MAX = 60.0
@@ -126,6 +127,7 @@ class ArmSummary:
         self.sbp_peak = Moments()
         self.parent_peak = Moments()
         self.fingerprint: tuple | None = None
+        self.failed: dict[int, str] = {}  # patients whose solve failed -> reason (not in the counts)
 
     def update(self, rows: pa.Table, fingerprint: tuple | None = None) -> None:
         """Add a chunk's rows; ``fingerprint`` (parameter digests, version) must match earlier chunks'."""
@@ -173,6 +175,7 @@ class ArmSummary:
                 hk[h]: {f"p{q}": self.madrs[h].percentile(q) for q in PERCENTILES} for h in self.hours
             },
             "plasma_parent_peak_mean_um": self.parent_peak.mean,
+            "failed": failure_summary(self.failed),
         }
 
 
