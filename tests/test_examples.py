@@ -22,7 +22,8 @@ def test_example_parses_round_trips_and_runs(path):
     sc = scenario_io.load(path)
     again = scenario_io.from_dict(__import__("tomllib").loads(scenario_io.to_toml(sc)), path.name)
     assert again.record() == sc.record()
-    short = scenario_io.from_dict({**sc.record(), "horizon": "6 h"}, path.name)
+    brief = {k: v for k, v in sc.record().items() if k != "outputs"}  # output times may lie beyond 6 h
+    short = scenario_io.from_dict({**brief, "horizon": "6 h"}, path.name)
     for arm in short.arms:
         ds = run_arm(short, arm.name)
         assert np.isfinite(ds.spine_density.values).all()

@@ -16,6 +16,7 @@ class KetasimError(ValueError):
     """An error in user input, with the argument it concerns and a suggested fix."""
 
     def __init__(self, message: str, *, argument: str | None = None, fix: str | None = None):
+        self.message = message
         self.argument = argument
         self.fix = fix
         text = message if argument is None else f"{argument}: {message}"

@@ -28,7 +28,7 @@ import numpy as np
 from ketasim import perturbations
 from ketasim.circuit.model import charge_weights, check_expression
 from ketasim.circuit.network import POPULATIONS, ampa_scaling, rates
-from ketasim.compounds import Library, Species, default_library
+from ketasim.compounds import Library, Species
 from ketasim.engine.schedule import Schedule, build_schedule
 from ketasim.errors import KetasimError
 from ketasim.mechanisms import route_params
@@ -299,7 +299,7 @@ def assemble(
 
     ``patient_params`` gives per-patient values (arrays of length P) of cascade parameters, e.g. the
     BDNF release factor of each patient's Val66Met genotype."""
-    library = library or default_library()
+    library = library or scenario.library()
     arm = scenario.arm(arm) if isinstance(arm, str) else arm
     on = frozenset(scenario.mechanisms if mechanisms is None else mechanisms)
     physiology = default_physiology(scenario.species)

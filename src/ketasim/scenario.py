@@ -16,6 +16,12 @@ Format (every key optional except ``arms``)::
     perturbations = []             # added to the scenario-wide ones for this arm
     [mechanisms]
     resting_nmda = true
+    [outputs]                      # times at which trials report endpoints (default 2 h ... 14 d)
+    hours = ["4 h", "24 h", "7 d"]
+
+``compounds = ["designs", "my_drug.toml"]`` (top level) adds compound files, or directories of them,
+to the packaged library for this scenario; paths are relative to the scenario file (a directory
+written by ``ketasim design --save`` runs a designed compound as a full trial).
 
 A dose may also give ``time`` (start, e.g. "30 min"), ``duration`` (IV infusions), and ``every`` with
 ``count`` for repeats. Unknown keys are errors that name the key and suggest the nearest valid one.
@@ -30,19 +36,34 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ketasim import mechanisms, perturbations, units
-from ketasim.compounds import SPECIES, Library, default_library
+from ketasim.compounds import SPECIES, Library, default_library, load_file
 from ketasim.dosing import Dose, Regimen
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.provenance import record_digest
 
 CONDITIONS = ("healthy", "depressed")
-TOP_KEYS = ("name", "species", "condition", "horizon", "perturbations", "population", "arms", "mechanisms")
+TOP_KEYS = (
+    "name",
+    "species",
+    "condition",
+    "horizon",
+    "perturbations",
+    "population",
+    "arms",
+    "mechanisms",
+    "compounds",
+    "outputs",
+)
+OUTPUT_KEYS = ("hours",)
+MAX_OUTPUT_TIMES = 200
 ARM_KEYS = ("name", "doses", "perturbations")
 DOSE_KEYS = ("compound", "amount", "route", "time", "duration", "every", "count")
 POPULATION_KEYS = ("name", "n", "seed")
@@ -70,6 +91,18 @@ class Scenario:
     perturbations: tuple[str, ...] = ()
     mechanisms: frozenset[str] = field(default_factory=mechanisms.defaults)
     population: dict[str, Any] = field(default_factory=dict)
+    # compound files or directories of them beyond the packaged library (absolute paths)
+    compounds: tuple[str, ...] = ()
+    # times (as written) at which trials report endpoints; empty: ketasim.trial.REPORT_HOURS
+    output_times: tuple[str, ...] = ()
+
+    def library(self) -> Library:
+        """The packaged compounds plus this scenario's own compound files."""
+        return scenario_library(self.compounds)
+
+    @property
+    def output_hours(self) -> tuple[float, ...]:
+        return tuple(units.parse(t, "time", "outputs.hours") for t in self.output_times)
 
     def arm(self, name: str) -> Arm:
         for a in self.arms:
@@ -95,7 +128,64 @@ class Scenario:
                 {"name": a.name, "doses": [dict(d) for d in a.doses], "perturbations": list(a.perturbations)}
                 for a in self.arms
             ],
+            **({"compounds": list(self.compounds)} if self.compounds else {}),
+            **({"outputs": {"hours": list(self.output_times)}} if self.output_times else {}),
         }
+
+
+@lru_cache(maxsize=8)
+def scenario_library(paths: tuple[str, ...]) -> Library:
+    """The packaged library plus the compound files in ``paths`` (files or directories of ``*.toml``)."""
+    if not paths:
+        return default_library()
+    compounds = dict(default_library().compounds)
+    for p in map(Path, paths):
+        for f in sorted(p.glob("*.toml")) if p.is_dir() else [p]:
+            c = load_file(f)
+            compounds[c.id] = c
+    return Library(compounds)
+
+
+def _compound_paths(raw: Any, where: str, base: Path) -> tuple[str, ...]:
+    """``compounds = ["file.toml", "dir/"]``: paths relative to the scenario file, checked to exist."""
+    names = _names(raw, where) if raw != [] else []
+    out = []
+    for i, name in enumerate(names):
+        p = (base / name).resolve()
+        if not p.exists():
+            raise KetasimError(
+                f"no compound file or directory '{name}' (looked for {p})",
+                argument=f"{where}[{i}]",
+                fix="give a path relative to the scenario file, e.g. a directory from ketasim design --save",
+            )
+        out.append(str(p))
+    return tuple(out)
+
+
+def _output_times(raw: Any, where: str, horizon_h: float) -> tuple[str, ...]:
+    """``[outputs] hours = ["2 h", "24 h", "7 d"]``: report times within the horizon, as written."""
+    if not isinstance(raw, dict):
+        raise KetasimError(
+            "[outputs] must be a table", argument=where, fix='e.g. hours = ["4 h", "24 h", "7 d"]'
+        )
+    _check_keys(raw, OUTPUT_KEYS, where)
+    times = raw.get("hours", [])
+    if not isinstance(times, list) or not times or len(times) > MAX_OUTPUT_TIMES:
+        raise KetasimError(
+            f"hours must be a list of 1 to {MAX_OUTPUT_TIMES} times, got {_shown(times)}",
+            argument=f"{where}.hours",
+            fix='e.g. hours = ["4 h", "24 h", "7 d"]',
+        )
+    out = []
+    for i, t in enumerate(times):
+        text = _text(t, f"{where}.hours[{i}]", '"24 h"')
+        h = units.parse(text, "time", f"{where}.hours[{i}]")
+        if not 0 < h <= horizon_h:
+            raise KetasimError(
+                f"'{text}' is not within the horizon (0, {horizon_h:g} h]", argument=f"{where}.hours[{i}]"
+            )
+        out.append(text)
+    return tuple(out)
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -190,12 +280,16 @@ def _population(raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def from_dict(data: dict[str, Any], source: str = "scenario", library: Library | None = None) -> Scenario:
-    """Build and check a scenario from plain data (a parsed TOML file)."""
-    library = library or default_library()
+def from_dict(
+    data: dict[str, Any], source: str = "scenario", library: Library | None = None, base: str | Path = "."
+) -> Scenario:
+    """Build and check a scenario from plain data (a parsed TOML file); ``base`` is the directory that
+    paths in the scenario (``compounds``) are relative to."""
     if not isinstance(data, dict):
         raise KetasimError(f"a scenario must be a table, got {_shown(data)}", argument=source)
     _check_keys(data, TOP_KEYS, source)
+    compound_paths = _compound_paths(data.get("compounds", []), f"{source}: compounds", Path(base))
+    library = library or scenario_library(compound_paths)
     name = _text(data.get("name", Path(source).stem), f"{source}: name", '"Ketamine vs saline"')
     species = _text(data.get("species", "human"), f"{source}: species", '"human"')
     if species not in SPECIES:
@@ -258,10 +352,16 @@ def from_dict(data: dict[str, Any], source: str = "scenario", library: Library |
         perturbations=common,
         mechanisms=mechanisms.resolve(mech, f"{source}: mechanisms"),
         population=population,
+        compounds=compound_paths,
+        output_times=_output_times(data["outputs"], f"{source}: outputs", horizon_h)
+        if "outputs" in data
+        else (),
     )
 
 
-def loads(text: str | bytes, source: str = "scenario", library: Library | None = None) -> Scenario:
+def loads(
+    text: str | bytes, source: str = "scenario", library: Library | None = None, base: str | Path = "."
+) -> Scenario:
     """Read a scenario from TOML text; malformed TOML is an error giving the line and column."""
     if isinstance(text, bytes):
         try:
@@ -278,7 +378,69 @@ def loads(text: str | bytes, source: str = "scenario", library: Library | None =
     except tomllib.TOMLDecodeError as exc:
         where = str(exc).replace("at end of document", f"at the end, line {text.count(chr(10)) + 1}")
         raise KetasimError(f"not valid TOML: {where}", argument=source) from None
-    return from_dict(data, source, library)
+    try:
+        return from_dict(data, source, library, base)
+    except KetasimError as exc:
+        line = field_line(text, exc.argument or "", exc.message)
+        if line is None:
+            raise
+        raise KetasimError(exc.message, argument=f"{exc.argument} (line {line})", fix=exc.fix) from None
+
+
+_HEADER = re.compile(r"^\s*\[")
+_PATH_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
+
+
+def field_line(text: str, argument: str, message: str = "") -> int | None:
+    """The line (1-based) of ``text`` holding the field an error names (``"f: arms[1].doses[0].amount"``).
+
+    Found by walking the TOML's sections; None if it cannot be placed. Best effort: it reads the layout
+    that scenario files use (top-level keys, ``[population]``/``[mechanisms]`` tables, ``[[arms]]``)."""
+    _, _, path = argument.partition(": ")
+    parts = [(m.group(1), m.group(2)) for m in _PATH_PART.finditer(path.split(" ")[0])] if path else []
+    if not parts:
+        return None
+    lines = text.splitlines()
+    quoted = re.findall(r"'([^']+)'", message)
+    top, index = parts[0]
+    if top == "arms":
+        starts = [i for i, ln in enumerate(lines) if re.match(r"^\s*\[\[\s*arms\s*\]\]", ln)]
+        k = int(index or 0)
+        if k >= len(starts):
+            return None
+        lo = starts[k]
+        hi = next((i for i in range(lo + 1, len(lines)) if _HEADER.match(lines[i])), len(lines))
+        region = range(lo, hi)
+        key = parts[-1][0] if len(parts) > 1 else None
+    elif top in ("population", "mechanisms", "outputs"):
+        hdr = next((i for i, ln in enumerate(lines) if re.match(rf"^\s*\[\s*{top}\s*\]", ln)), None)
+        if hdr is None:
+            return None
+        hi = next((i for i in range(hdr + 1, len(lines)) if _HEADER.match(lines[i])), len(lines))
+        region = range(hdr, hi)
+        key = parts[1][0] if len(parts) > 1 else None
+    else:
+        first = next((i for i, ln in enumerate(lines) if _HEADER.match(ln)), len(lines))
+        region, key = range(0, first), top
+    if key is None:  # the message may quote the offending key itself (an unknown mechanism, say)
+        for value in quoted:
+            hit = [i for i in region if re.match(rf"^\s*{re.escape(value)}\s*=", lines[i])]
+            if hit:
+                return hit[0] + 1
+        return region.start + 1
+    with_key = [i for i in region if re.search(rf"\b{re.escape(key)}\s*=", lines[i])]
+    nth = int(parts[1][1] or 0) if top == "arms" and len(parts) > 2 else 0  # doses[j]: the j-th dose
+    for value in quoted:  # the offending value, when the message quotes it (as a whole TOML string)
+
+        def quotes(i: int, v: str = value) -> bool:
+            return f'"{v}"' in lines[i] or f"'{v}'" in lines[i]
+
+        hit = [i for i in with_key if quotes(i)] or [i for i in region if quotes(i)]
+        if hit:
+            return hit[0] + 1
+    if with_key:
+        return with_key[min(nth, len(with_key) - 1)] + 1
+    return region.start + 1
 
 
 def load(path: str | Path, library: Library | None = None) -> Scenario:
@@ -292,7 +454,7 @@ def load(path: str | Path, library: Library | None = None) -> Scenario:
         raise KetasimError(f"'{path}' is a directory, not a scenario file", argument="SCENARIO") from None
     except OSError as exc:
         raise KetasimError(f"cannot read '{path}' ({exc.strerror})", argument="SCENARIO") from None
-    return loads(raw, path.name, library)
+    return loads(raw, path.name, library, path.resolve().parent)
 
 
 def _toml_value(v: Any) -> str:
@@ -315,6 +477,8 @@ def to_toml(scenario: Scenario) -> str:
     lines = [
         f"{k} = {_toml_value(rec[k])}" for k in ("name", "species", "condition", "horizon", "perturbations")
     ]
+    if "compounds" in rec:
+        lines.append(f"compounds = {_toml_value(rec['compounds'])}")
     if rec["population"]:
         lines += ["", "[population]"] + [f"{k} = {_toml_value(v)}" for k, v in rec["population"].items()]
     for arm in rec["arms"]:
@@ -327,4 +491,6 @@ def to_toml(scenario: Scenario) -> str:
         own = [p for p in arm["perturbations"] if p not in scenario.perturbations]
         lines.append(f"perturbations = {_toml_value(own)}")
     lines += ["", "[mechanisms]"] + [f"{k} = {_toml_value(v)}" for k, v in rec["mechanisms"].items()]
+    if "outputs" in rec:
+        lines += ["", "[outputs]", f"hours = {_toml_value(rec['outputs']['hours'])}"]
     return "\n".join(lines) + "\n"

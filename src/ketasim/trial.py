@@ -282,9 +282,7 @@ def simulate_arm(
     parent = np.zeros_like(madrs)
     if "plasma" in ds:
         dosed = {d.compound for d in arm.regimen.doses}
-        from ketasim.compounds import default_library
-
-        lib = default_library()
+        lib = scenario.library()
         names = set()
         for cid in dosed:
             comp = lib.get(cid, "compound")
@@ -402,7 +400,10 @@ def check_n_seed(scenario: Scenario, n: int | None, seed: int | None) -> tuple[i
 
 
 def report_hours(scenario: Scenario) -> tuple[float, ...]:
-    """The report hours (:data:`REPORT_HOURS`) within the scenario's horizon."""
+    """The scenario's ``[outputs] hours``, or else the report hours (:data:`REPORT_HOURS`) within its
+    horizon."""
+    if scenario.output_times:
+        return tuple(sorted(set(scenario.output_hours)))
     return tuple(h for h in REPORT_HOURS if h <= scenario.horizon_h + 1e-9)
 
 

@@ -12,7 +12,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ketasim.compounds import default_library
 from ketasim.errors import KetasimError
 from ketasim.report.detail import DetailedArm
 from ketasim.report.figure_tools import ReportFigure, band, colours, png, time_axis
@@ -134,7 +133,7 @@ def occupancy_figure(detail: dict[str, DetailedArm], horizon_h: float, top: int 
     fig, axes = plt.subplots(len(arms), 1, figsize=(9, 3.4 * len(arms)), squeeze=False)
     cmap = plt.get_cmap("tab10").colors
     for ax, arm in zip(axes[:, 0], arms, strict=True):
-        occ = combined_occupancy(arm.model, default_library(), "brain_ecf")
+        occ = combined_occupancy(arm.model, arm.model.library, "brain_ecf")
         t = occ.time.values
         keep = t <= window + 1e-9
         peaks = occ.median("patient").max("time")
@@ -163,9 +162,9 @@ def occupancy_figure(detail: dict[str, DetailedArm], horizon_h: float, top: int 
 def potency_figures(detail: dict[str, DetailedArm]) -> list[ReportFigure]:
     """A potency strip per dosed compound, marking the median peak brain ECF concentration reached."""
     out = []
-    library = default_library()
     seen = set()
     for arm in _dosed(detail):
+        library = arm.model.library
         for dose in arm.compounds:
             if dose in seen:
                 continue
