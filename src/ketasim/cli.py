@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -306,14 +305,6 @@ def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[
             fix="drop --report, or drop --chunk-size, --workers, --scheduler and --out",
         )
     chunk = _count(args.chunk_size, "--chunk-size", "2000")
-    last = [0.0]
-
-    def progress(arm: str, done: int, n: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 5.0 or done == n:
-            last[0] = now
-            print(f"{arm}: {done}/{n} patients", file=sys.stderr)
-
     run = run_chunked(
         sc,
         n=_whole(args.n, "--n"),
@@ -323,7 +314,6 @@ def _trial_chunked(args: argparse.Namespace, sc) -> tuple[dict, dict[str, tuple[
         workers=_count(args.workers, "--workers", "4"),
         out=args.out,
         control=args.control,
-        progress=progress,
     )
     if args.out:
         written = [*run.files.values(), run.directory / "summary.json"]

@@ -56,10 +56,6 @@ def _whole(text: str | None, argument: str) -> int | None:
         raise KetasimError(f"'{text}' is not a whole number", argument=argument) from None
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"sensitivity: chunk {done} of {total} done", file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from ketasim import scenario as scenario_io
     from ketasim.sensitivity import check_n, check_outputs, run_sensitivity
@@ -87,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
         params=params,
         scheduler=args.scheduler,
         workers=workers,
-        progress=_progress,
     )[0]
     if plot is not None:
         from ketasim.report.sensitivity_plot import plot_indices
