@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> dict:
     errs = np.abs(np.concatenate([k_mine - k_ref, spines_mine - spines_ref], axis=1)) / np.abs(
         np.concatenate([k_ref, spines_ref], axis=1)
     )
+    # patients libRoadRunner could not integrate at 1e-10 (CVODE error): counted, not compared
+    rr_failed = ~np.isfinite(tight).all(axis=(1, 2))
+    errs = errs[~rr_failed]
     names = [
         "peak_plasma_ketamine", "peak_nmda_block", "madrs_24h", "madrs_day7", "spines_day1", "spines_day7"
     ]  # fmt: skip
@@ -228,6 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ketasim_in_process_s": round(in_process_s, 3),
         "scipy_sample": int(sub.size),
         "accuracy_sample": int(acc.size),
+        "roadrunner_tight_failures": int(rr_failed.sum()),
         "untimed_s": {
             "numba_compile_or_cache_load": round(compile_s, 2),
             "sbml_export_and_patient_values": round(export_s, 2),

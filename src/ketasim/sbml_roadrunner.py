@@ -66,8 +66,13 @@ def _ready(_: int) -> bool:
 
 
 def _run_one(args) -> np.ndarray:
+    """One patient's trajectories; a patient libRoadRunner cannot integrate (a CVODE error) gets NaN
+    rows instead of stopping the population, so the caller can count and report it."""
     values, times, selections = args
-    return simulate(_WORKER["rr"], values, times, selections)
+    try:
+        return simulate(_WORKER["rr"], values, times, selections)
+    except RuntimeError:
+        return np.full((len(times), len(selections)), np.nan)
 
 
 class Pool:
@@ -93,7 +98,7 @@ class Pool:
     def simulate(
         self, values: list[dict[str, float]], times: np.ndarray, selections: list[str]
     ) -> np.ndarray:
-        """Trajectories (P, T, S) of every patient."""
+        """Trajectories (P, T, S) of every patient (NaN for a patient whose integration failed)."""
         jobs = [(v, np.asarray(times, dtype=float), list(selections)) for v in values]
         if self.pool is None:
             return np.stack([_run_one(j) for j in jobs])
