@@ -110,7 +110,8 @@ def test_a_misspelt_compound_in_a_scenario_is_suggested_in_a_real_process(tmp_pa
     )
     assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
     assert p.stderr.count("\n") == 1
-    assert "arms[0].doses[0].compound (line 15): unknown compound 'ketamin' (did you mean 'ketamine'?)" in p.stderr
+    expected = "arms[0].doses[0].compound (line 15): unknown compound 'ketamin' (did you mean 'ketamine'?)"
+    assert expected in p.stderr
     assert 'compound = "ketamin"' in bad.read_text().splitlines()[14]  # line 15 holds the misspelt name
 
 

@@ -57,6 +57,7 @@ class ArmResult:
     parameter_hash: str
     # patients whose solve failed, by patient number (frame index) -> reason; they are not in the arrays
     failed: dict[int, str] = field(default_factory=dict)
+    pyramidal_block: np.ndarray | None = None  # (P, T) NMDA block of pyramidal cells
 
     @property
     def n(self) -> int:
@@ -279,18 +280,25 @@ def simulate_arm(
     strength = ds.surface_ampa.values * ds.spine_density.values
     block = ds.nmda_block.sel(cell_type="pyramidal").values
     madrs, cadss, sbp = clinical_scores(frame, t, strength, block, ds.sedation.values, rng)
-    parent = np.zeros_like(madrs)
-    if "plasma" in ds:
-        dosed = {d.compound for d in arm.regimen.doses}
-        lib = scenario.library()
-        names = set()
-        for cid in dosed:
-            comp = lib.get(cid, "compound")
-            names.add(comp.analyte if hasattr(comp, "analyte") else comp.id)
-        for a in names & {str(x) for x in ds.analyte.values}:
-            parent = parent + ds.plasma.sel(analyte=a).values
-    result = ArmResult(arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"])
+    parent = parent_plasma_um(ds, arm, scenario.library())
+    result = ArmResult(
+        arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"], {}, block
+    )
     return drop_failed(result, failure_reasons(ds, strength, block, madrs, cadss, sbp))
+
+
+def parent_plasma_um(ds, arm: Arm, library) -> np.ndarray:
+    """Total plasma concentration (µM, patients x times) of the arm's dosed parent compound(s)."""
+    total = np.zeros((ds.sizes["patient"], ds.sizes["time"]))
+    if "plasma" not in ds:
+        return total
+    present = {str(a) for a in ds.analyte.values}
+    for cid in arm.regimen.compounds:
+        comp = library.get(cid, "compound")
+        name = getattr(comp, "analyte", comp.id)
+        if name in present:
+            total += ds.plasma.sel(analyte=name).values
+    return total
 
 
 def failure_reasons(ds, strength, block, madrs, cadss, sbp) -> list[str | None]:
@@ -334,6 +342,7 @@ def drop_failed(result: ArmResult, reasons: list[str | None]) -> ArmResult:
         result.strength[keep],
         result.parameter_hash,
         {**result.failed, **failed},
+        None if result.pyramidal_block is None else result.pyramidal_block[keep],
     )
 
 
@@ -384,6 +393,7 @@ def concat_results(parts: list[ArmResult]) -> ArmResult:
         cat("strength"),
         first.parameter_hash,
         {k: v for p in parts for k, v in p.failed.items()},
+        None if any(p.pyramidal_block is None for p in parts) else cat("pyramidal_block"),
     )
 
 

@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ketasim import mechanisms
 from ketasim.compounds import Library, default_library
 from ketasim.errors import KetasimError, unknown_choice
-from ketasim.model import run_arm
 from ketasim.population import load_population
-from ketasim.scale.seeding import block_frame, block_noise, blocks
+from ketasim.scale.seeding import blocks
 from ketasim.scenario import Scenario, from_dict
-from ketasim.trial import clinical_scores, patient_inputs
+from ketasim.trial import concat_results, simulate_block
 from ketasim.trial_statistics import responders
 
 DOSE_UNITS = ("mg/kg", "µg/kg", "mg")
@@ -202,20 +200,6 @@ def scenario_from_controls(controls: Mapping[str, Any] | None, library: Library 
     )
 
 
-def _parent_plasma_um(ds, scenario: Scenario, library: Library) -> np.ndarray:
-    """Total plasma concentration (µM, patients x times) of the dosed parent compound(s)."""
-    total = np.zeros((ds.sizes["patient"], ds.sizes["time"]))
-    if "plasma" not in ds:
-        return total
-    present = {str(a) for a in ds.analyte.values}
-    for cid in scenario.arms[0].regimen.compounds:
-        comp = library.get(cid, "compound")
-        name = getattr(comp, "analyte", comp.id)
-        if name in present:
-            total += ds.plasma.sel(analyte=name).values
-    return total
-
-
 def simulate(controls: Mapping[str, Any] | None, library: Library | None = None) -> Curves:
     """Run the regimen the controls describe for their population; time courses as median and band.
 
@@ -225,29 +209,12 @@ def simulate(controls: Mapping[str, Any] | None, library: Library | None = None)
     c = merged(controls)
     scenario = scenario_from_controls(c, library)
     spec = load_population(str(c["population"]))
-    arm = scenario.arms[0]
-    parts = []
-    for b in blocks(0, 0, int(c["n"])):
-        frame = block_frame(spec, int(c["seed"]), b)
-        cov, patient_params = patient_inputs(frame)
-        ds = run_arm(
-            scenario, arm, cov, library=library, patient_params=patient_params, concentrations=("plasma",)
-        )
-        t = ds.time.values
-        strength = ds.surface_ampa.values * ds.spine_density.values
-        block = ds.nmda_block.sel(cell_type="pyramidal").values
-        madrs, cadss, sbp = clinical_scores(
-            frame, t, strength, block, ds.sedation.values, block_noise(int(c["seed"]), b)
-        )
-        plasma = _parent_plasma_um(ds, scenario, library)
-        parts.append((frame, t, plasma, block, madrs, cadss, sbp))
-    frame = pd.concat([p[0] for p in parts])
-    t = parts[0][1]
-
-    def cat(i: int) -> np.ndarray:
-        return np.concatenate([p[i] for p in parts])
-
-    plasma, block, madrs, cadss, sbp = (cat(i) for i in range(2, 7))
+    # the trial's own path (same patients, same noise); the app needs only arm 0
+    result = concat_results(
+        [simulate_block(scenario, b, spec, int(c["seed"])) for b in blocks(0, 0, int(c["n"]))]
+    )
+    frame, t, madrs, cadss, sbp = result.frame, result.times, result.madrs, result.cadss, result.sbp_rise
+    plasma, block = result.plasma_parent_um, result.pyramidal_block
     mw = library.get(str(c["compound"])).mw  # g/mol, so µM x mw = µg/L = ng/mL
     response = responders(frame["madrs_baseline"].to_numpy(), madrs).mean(axis=0) * 100.0
     return Curves(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import xarray as xr
 
-from ketasim.compounds import Library, default_library
+from ketasim.compounds import Library
 from ketasim.engine.staged import solve_arm
 from ketasim.model import output_times, to_xarray
 from ketasim.model_assembly import assemble
@@ -38,6 +38,7 @@ class DetailedArm:
     parameter_hash: str
     compounds: tuple[str, ...] = ()  # compound ids dosed in the arm, in order of first dose
     expressed: dict[str, list[str]] = field(default_factory=dict)  # cell type -> GluN2 subunits present
+    library: Library | None = None  # the compounds the arm was simulated with (the scenario's library)
 
     @property
     def n(self) -> int:
@@ -65,7 +66,7 @@ def simulate_detail(
 ) -> DetailedArm:
     """Solve ``arm`` for the patients in ``frame`` (rows of a trial's sampled population) keeping
     every variable; the grid is the trial's (:func:`ketasim.model.output_times`)."""
-    library = library or default_library()
+    library = library or scenario.library()
     cov, patient_params = patient_inputs(frame)
     model = assemble(scenario, arm, cov, library, mechanisms, patient_params)
     t = output_times(scenario.horizon_h, [d.time for d in model.arm.regimen.doses])
@@ -84,7 +85,7 @@ def simulate_detail(
     expressed = {
         c: [s for j, s in enumerate(model.subunits) if model.charge[i, j] > 0] for i, c in enumerate(cells)
     }
-    return DetailedArm(arm.name, ds, pk, sources, model.parameter_hash(), compounds, expressed)
+    return DetailedArm(arm.name, ds, pk, sources, model.parameter_hash(), compounds, expressed, model.library)
 
 
 def detail_arms(

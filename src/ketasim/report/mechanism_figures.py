@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ketasim.compounds import default_library
 from ketasim.errors import KetasimError
 from ketasim.report.detail import DetailedArm
 from ketasim.report.figure_tools import ReportFigure, band, colours, png, time_axis
@@ -133,7 +134,7 @@ def occupancy_figure(detail: dict[str, DetailedArm], horizon_h: float, top: int 
     fig, axes = plt.subplots(len(arms), 1, figsize=(9, 3.4 * len(arms)), squeeze=False)
     cmap = plt.get_cmap("tab10").colors
     for ax, arm in zip(axes[:, 0], arms, strict=True):
-        occ = combined_occupancy(arm.model, arm.model.library, "brain_ecf")
+        occ = combined_occupancy(arm.model, arm.library, "brain_ecf")
         t = occ.time.values
         keep = t <= window + 1e-9
         peaks = occ.median("patient").max("time")
@@ -164,7 +165,7 @@ def potency_figures(detail: dict[str, DetailedArm]) -> list[ReportFigure]:
     out = []
     seen = set()
     for arm in _dosed(detail):
-        library = arm.model.library
+        library = arm.library or default_library()
         for dose in arm.compounds:
             if dose in seen:
                 continue
