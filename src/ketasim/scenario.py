@@ -39,7 +39,6 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -133,12 +132,27 @@ class Scenario:
         }
 
 
-@lru_cache(maxsize=8)
+_EXTENDED: dict[tuple, tuple[Library, Library]] = {}  # (paths, id of base) -> (base, extended)
+
+
 def scenario_library(paths: tuple[str, ...]) -> Library:
-    """The packaged library plus the compound files in ``paths`` (files or directories of ``*.toml``)."""
+    """The packaged library plus the compound files in ``paths`` (files or directories of ``*.toml``).
+
+    Built once per set of paths and packaged library (the packaged one is re-read when
+    ``$KETASIM_COMPOUNDS`` changes and its cache is cleared, as ``ketasim design`` does)."""
+    base = default_library()
     if not paths:
-        return default_library()
-    compounds = dict(default_library().compounds)
+        return base
+    key = (paths, id(base))
+    if key not in _EXTENDED:
+        if len(_EXTENDED) >= 8:
+            _EXTENDED.clear()
+        _EXTENDED[key] = (base, _extended_library(paths, base))
+    return _EXTENDED[key][1]
+
+
+def _extended_library(paths: tuple[str, ...], base: Library) -> Library:
+    compounds = dict(base.compounds)
     for p in map(Path, paths):
         for f in sorted(p.glob("*.toml")) if p.is_dir() else [p]:
             c = load_file(f)
