@@ -28,6 +28,7 @@ import xarray as xr
 
 from ketasim import __version__
 from ketasim.errors import KetasimError
+from ketasim.output_paths import checked_output
 
 SUFFIXES = (".csv", ".parquet", ".nc")
 TRIAL_UNITS = {
@@ -59,16 +60,7 @@ def export(result: Any, path: str | Path) -> Path:
 
 def export_path(path: str | Path, argument: str = "--export") -> Path:
     """``path`` if its suffix is .csv, .parquet or .nc and its folder exists (check before a long run)."""
-    p = Path(path)
-    if p.suffix.lower() not in SUFFIXES:
-        raise KetasimError(
-            f"cannot export to '{p.name}'",
-            argument=argument,
-            fix="use a file ending in .csv, .parquet or .nc",
-        )
-    if not p.parent.exists():
-        raise KetasimError(f"directory '{p.parent}' does not exist", argument=argument, fix="create it first")
-    return p
+    return checked_output(path, SUFFIXES, argument)
 
 
 # --------------------------------------------------------------------------- long tables

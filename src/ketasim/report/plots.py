@@ -12,19 +12,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from ketasim.errors import KetasimError
+from ketasim.output_paths import checked_output
 
 
 def png_path(path: str | Path, argument: str) -> Path:
     """``path`` as a Path if it names a .png file in an existing folder; a clear error otherwise."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise KetasimError(
-            f"'{path}' is not a .png file", argument=argument, fix="give a file name ending in .png"
-        )
-    if not path.parent.exists():
-        raise KetasimError(f"folder '{path.parent}' does not exist", argument=argument)
-    return path
+    return checked_output(path, (".png",), argument)
 
 
 def plot_exposure(ds: xr.Dataset, path: str | Path, title: str = "", patient: int = 0) -> Path:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ketasim.errors import KetasimError
+from ketasim.output_paths import checked_output
 from ketasim.sensitivity_eval import OUTPUTS
 
 if TYPE_CHECKING:
@@ -22,16 +22,7 @@ FORMATS = (".png", ".svg")
 
 def plot_path(path: str | Path, argument: str = "--plot") -> Path:
     """``path`` if it names a .png or .svg file in an existing folder; a clear error otherwise."""
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise KetasimError(
-            f"'{path}' is not a .png or .svg file",
-            argument=argument,
-            fix="give a name ending in .png or .svg",
-        )
-    if not path.parent.exists():
-        raise KetasimError(f"folder '{path.parent}' does not exist", argument=argument)
-    return path
+    return checked_output(path, FORMATS, argument)
 
 
 def plot_indices(result: SensitivityResult, path: str | Path) -> Path:
