@@ -51,3 +51,26 @@ def test_validation_document_is_current(library):
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "validation" / "pk.md"
     assert doc.read_text() == to_markdown(run_checks(library)), "regenerate: python -m ketasim.pk.validation"
+
+
+def test_subject_ratio_is_the_ratio_of_two_runs(library):
+    """A check with ``relative_to`` reports readout(subject) / readout(relative_to), each simulated in its
+    own subject; a bad subject field is named."""
+    from ketasim.errors import KetasimError
+    from ketasim.pk.validation import measure
+
+    base = {
+        "id": "t",
+        "regimen": [{"compound": "ketamine", "amount": "0.4 mg/kg", "route": "oral"}],
+        "horizon": "72 h",
+        "readout": {"kind": "auc", "analyte": "ketamine"},
+    }
+    poor = measure({**base, "subject": {"cyp2b6": "*6/*6"}}, library)
+    normal = measure({**base, "subject": {"weight": "70 kg"}}, library)
+    assert poor > normal * 1.05  # less CYP2B6 activity, more parent exposure
+    ratio = measure({**base, "subject": {"cyp2b6": "*6/*6"}, "relative_to": {"cyp2b6": "*1/*1"}}, library)
+    assert ratio == pytest.approx(poor / normal, rel=1e-12)
+    with pytest.raises(KetasimError, match="subject"):
+        measure({**base, "subject": {"genotype": "*6/*6"}}, library)
+    with pytest.raises(KetasimError, match="relative_to needs"):
+        measure({**base, "readout": {"kind": "peak", "analyte": "ketamine"}, "relative_to": {}}, library)

@@ -1,9 +1,12 @@
 """Run the pharmacokinetic checks in ``data/validation/pk.toml`` against the model.
 
 Each check is data: a regimen, a readout, an expected value with its tolerance, the source and
-its role. The runner knows readout kinds (value, peak, half-life, AUC ratio, bioavailability,
-curve, crossing time, Tmax order), never which drug or study it is running. Checks marked
-``known_failure`` are still run and reported as they come out.
+its role. The runner knows readout kinds (value, peak, half-life, AUC, AUC ratio, bioavailability,
+curve, crossing time, Tmax order), never which drug or study it is running. A check may name its
+``subject`` (body weight, CYP2B6 genotype; default one 70 kg *1/*1 adult) and a second subject
+``relative_to``: the measured value is then the readout in ``subject`` divided by the same readout in
+``relative_to`` (e.g. a genotype effect). Checks marked ``known_failure`` are still run and reported
+as they come out.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ketasim.errors import KetasimError
 from ketasim.findings import CheckResult, judge, rounded
 from ketasim.findings import to_markdown as findings_markdown
 from ketasim.nca import nca
+from ketasim.pk.covariates import Covariates
 from ketasim.pk.exposure import parent_auc
 from ketasim.pk.simulate import simulate
 
@@ -62,9 +66,32 @@ def _curve(ds: xr.Dataset, analyte: str, unit: str = "uM") -> np.ndarray:
     return ds[var].sel(patient=0, analyte=analyte).values
 
 
+def subject_covariates(spec: dict | None, argument: str) -> Covariates:
+    """One subject from a check's ``{weight = "70 kg", cyp2b6 = "*1/*1"}`` table (both optional)."""
+    spec = spec or {}
+    unknown = set(spec) - {"weight", "cyp2b6"}
+    if unknown:
+        raise KetasimError(
+            f"unknown subject field(s) {sorted(unknown)}", argument=argument, fix="use weight, cyp2b6"
+        )
+    weight = units.parse(spec["weight"], "weight", f"{argument}.weight") if "weight" in spec else 70.0
+    return Covariates.single(weight, spec.get("cyp2b6", "*1/*1"))
+
+
 def measure(check: dict, library: Library | None = None) -> Any:
-    """Simulate a check's regimen and compute its readout."""
+    """Simulate a check's regimen and compute its readout (a ratio of two subjects if ``relative_to``)."""
     library = library or default_library()
+    cov = subject_covariates(check.get("subject"), f"check {check['id']}: subject")
+    if "relative_to" not in check:
+        return _measure(check, library, cov)
+    ref = subject_covariates(check["relative_to"], f"check {check['id']}: relative_to")
+    a, b = _measure(check, library, cov), _measure(check, library, ref)
+    if not all(isinstance(x, float) for x in (a, b)):
+        raise KetasimError("relative_to needs a readout with one number", argument=f"check {check['id']}")
+    return a / b
+
+
+def _measure(check: dict, library: Library, cov: Covariates) -> Any:
     regimen = regimen_from_spec(check["regimen"])
     horizon = units.parse(check.get("horizon", "48 h"), "time", "horizon")
     r = check["readout"]
@@ -77,7 +104,7 @@ def measure(check: dict, library: Library | None = None) -> Any:
     from ketasim.pk.simulate import default_times
 
     t = np.unique(np.concatenate([default_times(horizon, regimen, 4001), extra]))
-    ds = simulate(regimen, times=t, library=library)
+    ds = simulate(regimen, cov, times=t, library=library)
     if kind == "value":
         return float(np.interp(extra[0], t, _curve(ds, r["analyte"], r.get("unit", "uM"))))
     if kind == "cmax":
@@ -88,13 +115,15 @@ def measure(check: dict, library: Library | None = None) -> Any:
         return [float(c[i]), float(t[i])]
     if kind == "t_half":
         return nca(t, np.clip(_curve(ds, r["analyte"], "ng/mL"), 0, None)).t_half
+    if kind == "auc":
+        return nca(t, np.clip(_curve(ds, r["analyte"]), 0, None)).auc_inf
     if kind == "auc_ratio":
         a = nca(t, np.clip(_curve(ds, r["analyte"]), 0, None)).auc_inf
         b = nca(t, np.clip(_curve(ds, r["reference"]), 0, None)).auc_inf
         return None if a is None or b is None else a / b
     if kind == "bioavailability":
         iv = regimen.as_iv_bolus()
-        ref = simulate(iv, times=t, library=library)
+        ref = simulate(iv, cov, times=t, library=library)
         a, b = parent_auc(ds), parent_auc(ref)
         return None if a is None or not b else a / b
     if kind == "curve":
