@@ -7,6 +7,8 @@ are never used to judge the model; the validation checks live in the tests.
 
 | parameter | calibration data |
 |---|---|
+| ``gating.GluN2B.ro``, ``gating.GluN2B.ru`` | Erreger 2005: peak open probability 0.12 after a brief |
+| | pulse of 1 mM glutamate; deactivation of the Chen 2001 NR1/NR2B fit (tau_w 392 ms) |
 | ``drug.membrane_access`` (nmda_receptors.toml) | Mealing 1999: racemic ketamine 86% trapped after 120 s |
 | memantine ``superficial_kd`` | Blanpied 1997: about 1/6 of blocked channels not trapped |
 | lanicemine ``superficial_kd`` | Mealing 1999: lanicemine (AR-R15896AR) 54% trapped |
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import brentq
+from scipy.optimize import brentq, fsolve
 
 from ketasim.compounds import default_library
 from ketasim.targets import ephys
@@ -43,10 +45,41 @@ KD_FACTOR_V = -66.0
 MG_SHIFT = ("ketamine", {"GluN2C": 1.18 / 0.51, "GluN2D": 2.95 / 0.83})  # compound, IC50 ratio 1/0 mM Mg2+
 NAM_IC50_UM = {"ro-25-6981": 0.009, "mk-0657": 0.0036, "traxoprodil": 0.01}
 TRAP_SUBUNIT, TRAP_V = "GluN2A", -60.0
+# Drug-free gating after a 5-ms pulse of 1 mM glutamate: subunit -> (peak open probability, weighted
+# deactivation time constant in ms). GluN2B: peak Po 0.12 of single-channel patches (Erreger K et al. 2005,
+# J Physiol 563:345; 3-8 ms pulses); tau_w of the published Chen 2001 NR1/NR2B rate set (Ro 100, Ru 5/s;
+# ModelDB 7988 nmda2B.hoc), which lies between the measured fast and slow GluN1/2B deactivation components
+# (71-95 and 538-617 ms; Traynelis SF et al. 2010, Pharmacol Rev 62:405, Table 16).
+GATING_PULSE = {"GluN2B": (0.12, 392.0)}
+GATING_PULSE_MS = 5.0
 
 
 def _with(data: ReceptorData, **drug) -> ReceptorData:
     return replace(data, drug={**data.drug, **drug})
+
+
+def fit_gating(subunit: str, data: ReceptorData | None = None) -> dict[str, float]:
+    """Opening and agonist unbinding rates (1/s) reproducing the subunit's pulse response (``GATING_PULSE``);
+    the binding, closing and desensitisation rates stay as published."""
+    data = data or receptor_data()
+    peak, tau = GATING_PULSE[subunit]
+    g0 = data.gating[subunit]
+
+    def with_rates(x):
+        return _with_gating(data, subunit, {"ro": float(np.exp(x[0])), "ru": float(np.exp(x[1]))})
+
+    def f(x):
+        r = ephys.pulse_response(subunit, with_rates(x), GATING_PULSE_MS)
+        return [np.log(r["peak_open_probability"] / peak), np.log(r["deactivation_tau_ms"] / tau)]
+
+    x, _, ok, msg = fsolve(f, np.log([g0.ro, g0.ru]), full_output=True, xtol=1e-10)
+    if ok != 1 or max(abs(v) for v in f(x)) > 1e-6:
+        raise RuntimeError(f"gating fit for {subunit} did not converge: {msg}")
+    return {"ro": float(np.exp(x[0])), "ru": float(np.exp(x[1]))}
+
+
+def _with_gating(data: ReceptorData, subunit: str, rates: dict[str, float]) -> ReceptorData:
+    return replace(data, gating={**data.gating, subunit: replace(data.gating[subunit], **rates)})
 
 
 def fit_membrane_access(data: ReceptorData | None = None) -> float:
@@ -133,8 +166,14 @@ def fit_nam_kd(compound: str, data: ReceptorData | None = None) -> float:
 def calibrate() -> dict[str, float]:
     """Every fitted value, in the order they depend on each other."""
     default_library()
-    out = {"drug.membrane_access": fit_membrane_access()}
-    data = _with(receptor_data(), membrane_access=out["drug.membrane_access"])
+    data = receptor_data()
+    out: dict[str, float] = {}
+    for sub in GATING_PULSE:
+        rates = fit_gating(sub, data)
+        out.update({f"gating.{sub}.{k}": v for k, v in rates.items()})
+        data = _with_gating(data, sub, rates)
+    out["drug.membrane_access"] = fit_membrane_access(data)
+    data = _with(data, membrane_access=out["drug.membrane_access"])
     for c in SUPERFICIAL_TRAPPING:
         out[f"{c}.nmda.superficial_kd"] = fit_superficial_kd(c, data)
     for c, (_, carriers) in KD_FACTOR_IC50.items():

@@ -9,6 +9,9 @@ Protocols (each a pure function of the compound, the receptor subunit and the co
 - :func:`resting_block`: spontaneous, mEPSC-like glutamate pulses at rest in Mg2+; the fraction of
   the resting NMDA charge the drug removes at periodic steady state (Gideons et al. 2014, PNAS
   111:8649 design). By default the drug is applied at its 0-Mg2+ IC50 at the same potential.
+- :func:`pulse_response`: a brief pulse of saturating glutamate on drug-free receptors, as in the
+  single-channel and fast-application recordings of Erreger et al. 2005 (J Physiol 563:345): the
+  peak open probability, the weighted deactivation time constant and the open time per receptor.
 
 A compound that is a mixture (racemic ketamine) contributes each component at its share of the
 concentration.
@@ -237,6 +240,57 @@ def resting_block(
         "rate_hz": rate,
         "v_mv": v,
         "blocked_receptors": _blocked(ag.space, p_drug),
+    }
+
+
+def pulse_response(
+    subunit: str,
+    data: ReceptorData | None = None,
+    pulse_ms: float = 5.0,
+    glutamate_um: float = SATURATING_GLUTAMATE_UM,
+    step_ms: float = 0.25,
+    horizon_s: float = 30.0,
+) -> dict[str, float]:
+    """Open probability of drug-free receptors (0 Mg2+) after a ``pulse_ms`` pulse of glutamate.
+
+    Returns the peak open probability (searched on a ``step_ms`` grid over the first second), the
+    weighted deactivation time constant (area under the open probability from its peak divided by the
+    peak, ms) and the open time per receptor (area under the whole waveform over ``horizon_s``, ms: the
+    charge a receptor carries per pulse in units of its unitary current). Areas are exact (augmented expm).
+    """
+    if not 0 < pulse_ms < 1000 or not 0 < step_ms <= pulse_ms or not glutamate_um > 0:
+        raise KetasimError("pulse and step must be positive (step <= pulse)", argument="pulse_ms")
+    data = data or receptor_data()
+    space = state_space(())
+    gating = data.subunit(subunit)
+    dt = step_ms / 1000.0
+    q_on = generator(space, gating, glutamate_um, [], 0.0, -60.0, data)
+    q_off = generator(space, gating, 0.0, [], 0.0, -60.0, data)
+    is_open = _free_open(space)
+
+    def area(Q: np.ndarray, p: np.ndarray, seconds: float) -> tuple[np.ndarray, float]:
+        n = len(p)
+        M = np.zeros((n + 1, n + 1))
+        M[:n, :n] = Q
+        M[n, :n] = is_open
+        E = expm(M * seconds)
+        return E[:n, :n] @ p, float(E[n, :n] @ p)
+
+    p = np.zeros(len(space.states))
+    p[space.index[("C0", "empty", 0)]] = 1.0
+    p, during = area(q_on, p, pulse_ms / 1000.0)
+    step = expm(q_off * dt)
+    states, po = [p], [float(is_open @ p)]
+    for _ in range(round(1.0 / dt)):
+        states.append(step @ states[-1])
+        po.append(float(is_open @ states[-1]))
+    k = int(np.argmax(po))
+    _, after_peak = area(q_off, states[k], horizon_s)
+    _, after_pulse = area(q_off, states[0], horizon_s)
+    return {
+        "peak_open_probability": po[k],
+        "deactivation_tau_ms": 1000.0 * after_peak / po[k],
+        "open_time_ms": 1000.0 * (during + after_pulse),
     }
 
 
