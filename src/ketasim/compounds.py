@@ -72,6 +72,13 @@ _TARGET: dict[str, tuple[str, float, float, bool]] = {
     "emax": ("dimensionless", 0.0, 10.0, False),
 }
 AFFINITY_KINDS = ("ki", "kd", "ic50", "ec50")
+# What ``bound`` on a target record means (docs/decisions/0013-contested-affinities.md). "lower": no binding
+# or effect was detected up to the recorded concentration, so the true constant is at least that value and
+# an occupancy computed from it is the largest one compatible with the data (an upper bound).
+AFFINITY_BOUNDS = {
+    "lower": "the affinity constant is at least this value (no effect detected up to it); occupancy "
+    "computed from it is an upper bound",
+}
 # NMDA receptor pore block and GluN2B allosteric inhibition (see ketasim.targets.nmda_kinetics)
 _NMDA: dict[str, tuple[str, float, float, bool]] = {
     "kd": ("concentration", 1e-6, 1e6, False),
@@ -107,12 +114,20 @@ class Elimination:
 
 @dataclass(frozen=True)
 class TargetAffinity:
-    """Affinity of a species for one target (other than NMDA channel block kinetics)."""
+    """Affinity of a species for one target (other than NMDA channel block kinetics).
+
+    ``bound`` is None for a measured constant, or a key of :data:`AFFINITY_BOUNDS` ("lower": the
+    constant is at least ``affinity``; no effect was detected up to it). ``hypothesis`` names the
+    alternative affinity hypothesis (``[hypothesis.NAME]`` in ``data/targets.toml``) the record comes
+    from, or is None for the default record of the compound file.
+    """
 
     target: str
     kind: str  # ki | kd | ic50 | ec50
     action: str
     params: Mapping[str, Param]
+    bound: str | None = None
+    hypothesis: str | None = None
 
     @property
     def affinity(self) -> float:
@@ -434,6 +449,31 @@ def _disposition(pk_raw: Any, absorption_raw: Any, where: str, cid: str, prefix:
     return pk, tuple(elimination), absorption
 
 
+def _target_record(
+    name: str, table: Any, tw: str, prefix: str, hypothesis: str | None = None
+) -> TargetAffinity:
+    """One target record: kind, action, optional bound and the affinity parameters."""
+    if not isinstance(table, dict):
+        raise KetasimError("must be a table", argument=tw)
+    table = dict(table)
+    kind = table.pop("kind", None)
+    action = table.pop("action", "")
+    bound = table.pop("bound", None)
+    if kind not in AFFINITY_KINDS:
+        raise KetasimError(f"kind '{kind}' is not one of {', '.join(AFFINITY_KINDS)}", argument=f"{tw}.kind")
+    if not isinstance(action, str):
+        raise KetasimError("must be text", argument=f"{tw}.action")
+    if bound is not None and bound not in AFFINITY_BOUNDS:
+        raise KetasimError(
+            f"bound {bound!r} is not one of {', '.join(AFFINITY_BOUNDS)}",
+            argument=f"{tw}.bound",
+            fix='leave it out for a measured constant, or write bound = "lower" when no effect was '
+            "detected up to the recorded concentration",
+        )
+    params = _table(table, tw, _TARGET, prefix)
+    return TargetAffinity(name, kind, action, params, bound, hypothesis)
+
+
 def _targets(raw: Any, where: str, cid: str) -> dict[str, TargetAffinity]:
     if raw is None:
         return {}
@@ -445,20 +485,127 @@ def _targets(raw: Any, where: str, cid: str) -> dict[str, TargetAffinity]:
         tw = f"{where}: targets.{name}"
         if known and name not in known:
             raise unknown_choice("target", name, known, tw)
-        if not isinstance(table, dict):
-            raise KetasimError("must be a table", argument=tw)
-        table = dict(table)
-        kind = table.pop("kind", None)
-        action = table.pop("action", "")
-        if kind not in AFFINITY_KINDS:
-            raise KetasimError(
-                f"kind '{kind}' is not one of {', '.join(AFFINITY_KINDS)}", argument=f"{tw}.kind"
-            )
-        if not isinstance(action, str):
-            raise KetasimError("must be text", argument=f"{tw}.action")
-        params = _table(table, tw, _TARGET, f"{cid}.targets.{name}")
-        out[name] = TargetAffinity(name, kind, action, params)
+        out[name] = _target_record(name, table, tw, f"{cid}.targets.{name}")
     return out
+
+
+# ------------------------------------------------------------------ alternative affinity hypotheses
+_HYPOTHESIS_KEYS = {"label", "target", "evidence_for", "evidence_against", "record"}
+
+
+@dataclass(frozen=True)
+class AffinityHypothesis:
+    """A contested affinity kept as an explicit alternative to the default (``[hypothesis.NAME]`` in
+    ``data/targets.toml``): with it selected, its records replace the species' default records for
+    ``target`` (:func:`with_affinity_hypotheses`)."""
+
+    name: str
+    label: str
+    target: str
+    evidence_for: str
+    evidence_against: str
+    records: Mapping[str, TargetAffinity]  # species id -> record
+
+    def params(self) -> dict[str, Param]:
+        """Every parameter of the hypothesis, keyed as in the data file."""
+        return {
+            f"hypothesis.{self.name}.record[{i}].{k}": p
+            for i, t in enumerate(self.records.values())
+            for k, p in t.params.items()
+        }
+
+
+def _hypothesis(name: str, raw: Any, known: Mapping[str, dict]) -> AffinityHypothesis:
+    where = f"targets.toml: hypothesis.{name}"
+    if not name.replace("_", "").isalnum() or name != name.lower():
+        raise KetasimError("a hypothesis name must be snake_case", argument=where)
+    if not isinstance(raw, dict):
+        raise KetasimError("must be a table", argument=where)
+    unknown = set(raw) - _HYPOTHESIS_KEYS
+    if unknown:
+        raise unknown_choice("key", sorted(unknown)[0], _HYPOTHESIS_KEYS, where)
+    for key in ("label", "target", "evidence_for", "evidence_against"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise KetasimError(f"'{key}' must be non-empty text", argument=f"{where}.{key}")
+    target = raw["target"]
+    if target not in known:
+        raise unknown_choice("target", target, known, f"{where}.target")
+    rows = raw.get("record")
+    if not isinstance(rows, list) or not rows:
+        raise KetasimError(
+            "needs at least one [[hypothesis.NAME.record]] with species, kind, action and affinity",
+            argument=f"{where}.record",
+        )
+    records: dict[str, TargetAffinity] = {}
+    for i, row in enumerate(rows):
+        rw = f"{where}.record[{i}]"
+        if not isinstance(row, dict):
+            raise KetasimError("must be a table", argument=rw)
+        row = dict(row)
+        species = row.pop("species", None)
+        if not isinstance(species, str) or not species.strip():
+            raise KetasimError("'species' must name a species id", argument=f"{rw}.species")
+        if species in records:
+            raise KetasimError(f"species '{species}' is listed twice", argument=f"{rw}.species")
+        records[species] = _target_record(target, row, rw, f"hypothesis.{name}.record[{i}]", name)
+    return AffinityHypothesis(
+        name, raw["label"], target, raw["evidence_for"], raw["evidence_against"], records
+    )
+
+
+def parse_affinity_hypotheses(data: Mapping[str, Any]) -> dict[str, AffinityHypothesis]:
+    """Check and convert the ``[hypothesis.NAME]`` tables of a targets file (already parsed from TOML)."""
+    known = {t["name"]: t for t in data.get("target", [])}
+    raw = data.get("hypothesis", {})
+    if not isinstance(raw, dict):
+        raise KetasimError("must be a table of hypotheses", argument="targets.toml: hypothesis")
+    return {name: _hypothesis(name, table, known) for name, table in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def affinity_hypotheses() -> dict[str, AffinityHypothesis]:
+    """The alternative affinity hypotheses of ``data/targets.toml``: name -> hypothesis."""
+    if not TARGETS_PATH.exists():
+        return {}
+    with TARGETS_PATH.open("rb") as fh:
+        return parse_affinity_hypotheses(tomllib.load(fh))
+
+
+def with_affinity_hypotheses(
+    library: Library, names: Iterable[str], argument: str = "affinity_hypotheses"
+) -> Library:
+    """A copy of ``library`` in which the named affinity hypotheses replace the default target records.
+
+    Each hypothesis replaces (or adds) the record for its target in every species it lists; species it
+    does not list keep their default record. Two selected hypotheses may not touch the same species
+    and target. Unknown names and species missing from the library raise :class:`KetasimError`.
+    """
+    catalogue = affinity_hypotheses()
+    if isinstance(names, str):
+        names = [names]
+    chosen: dict[tuple[str, str], str] = {}
+    compounds = dict(library.compounds)
+    for name in names:
+        hyp = catalogue.get(name)
+        if hyp is None:
+            raise unknown_choice("affinity hypothesis", name, catalogue, argument)
+        for sid, record in hyp.records.items():
+            sp = compounds.get(sid)
+            if not isinstance(sp, Species):
+                raise KetasimError(
+                    f"hypothesis '{name}' names '{sid}', which is not a species in the library",
+                    argument=argument,
+                )
+            key = (sid, hyp.target)
+            if key in chosen:
+                raise KetasimError(
+                    f"hypotheses '{chosen[key]}' and '{name}' both set {sid} at {hyp.target}",
+                    argument=argument,
+                    fix="select only one of them",
+                )
+            chosen[key] = name
+            compounds[sid] = replace(sp, targets={**sp.targets, hyp.target: record})
+    return Library(compounds)
 
 
 def load_file(path: str | Path) -> Compound:

@@ -22,6 +22,7 @@ from ketasim.errors import KetasimError
 from ketasim.targets.occupancy import potency_strip
 
 STATUS_MARKERS = {"measured": "o", "derived": "s", "fitted": "D", "assumed": "X"}
+BOUND_PREFIX = {"lower": "≥ "}  # an affinity that is only a lower bound (nothing detected up to it)
 LABEL_SPAN = (0.01, 0.8)  # axes fraction over which the labels of one side are spread
 FAMILY_COLOURS = {
     "nmda": "#d62728",
@@ -77,7 +78,8 @@ def plot_potency_strip(
     """Write a PNG potency strip for ``compound_id`` (one row per species; a racemate gives two).
 
     Each target with a recorded affinity is a marker at its affinity constant (Ki, Kd, IC50 or EC50,
-    µM, log axis): colour by target family, shape by status (measured, derived, assumed).
+    µM, log axis): colour by target family, shape by status (measured, derived, assumed); a constant
+    that is only a lower bound (no effect detected up to it) is labelled "≥".
     ``marked_concentrations`` maps a label to a concentration in µM (for example the peak unbound
     brain ECF concentration a dose reaches), drawn as labelled vertical lines. Returns the path.
     """
@@ -95,7 +97,7 @@ def _callouts(ax, rows: list, y: float, label_size: float) -> None:
         for m, r in enumerate(items):
             anchor = LABEL_SPAN[0] + (LABEL_SPAN[1] - LABEL_SPAN[0]) * (m + 0.5) / len(items)
             ax.annotate(
-                f"{r.label}: {r.affinity_um:.3g} µM ({r.kind})",
+                f"{r.label}: {BOUND_PREFIX.get(r.bound, '')}{r.affinity_um:.3g} µM ({r.kind})",
                 (r.affinity_um, y),
                 xytext=(anchor, y + side * 0.12),
                 textcoords=("axes fraction", "data"),

@@ -16,6 +16,12 @@ Assumptions (see ``docs/sources/targets.md``):
   functional IC50 or EC50 it is the measured half-effect concentration in that assay.
 - The concentration that drives occupancy is the unbound brain extracellular concentration
   (``brain_ecf`` of a simulation), the free-drug hypothesis.
+- A record with ``bound = "lower"`` holds a lower bound on the constant (no binding or effect was
+  detected up to that concentration). It is used as if it were the constant, so the occupancy it gives
+  is the largest compatible with the data, an upper bound; the potency strip marks it with ">=".
+- Contested affinities are not deleted but kept as named alternative hypotheses (``[hypothesis.NAME]``
+  in ``data/targets.toml``); pass ``ketasim.compounds.with_affinity_hypotheses(library, names)`` as the
+  ``library`` argument to compute occupancy under them (docs/decisions/0013-contested-affinities.md).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class PotencyRow(NamedTuple):
     affinity_um: float
     source: str
     status: str
+    bound: str | None = None  # "lower": affinity_um is a lower bound (no effect detected up to it)
 
 
 def _array(x: ArrayLike, argument: str) -> np.ndarray:
@@ -248,7 +255,8 @@ def peak_occupancy_table(
 
 
 def potency_strip(species: str, library: Library | None = None) -> list[PotencyRow]:
-    """The targets of one species, most potent first: (target, label, kind, affinity_um, source, status).
+    """The targets of one species, most potent first: (target, label, kind, affinity_um, source, status,
+    bound), where ``bound`` is "lower" when ``affinity_um`` is only a lower bound and None otherwise.
 
     ``species`` is an id, alias or analyte name of a single species; for a mixture (racemate) ask for
     each component. This is the data behind a potency strip in the manner of Stahl's ketamine figure
@@ -271,6 +279,7 @@ def potency_strip(species: str, library: Library | None = None) -> list[PotencyR
             affinity_um=t.affinity,
             source=t.params["affinity"].source,
             status=t.params["affinity"].status.value,
+            bound=t.bound,
         )
         for name, t in compound.targets.items()
     ]
