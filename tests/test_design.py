@@ -105,6 +105,12 @@ def test_ampa_potentiation_and_off_target_affinity_are_added():
     assert sp.targets["ampa_potentiation"].affinity == pytest.approx(2.0)
     assert sp.targets["ampa_potentiation"].params["emax"].value > 0
     assert sp.targets["sigma1"].affinity == pytest.approx(1.0)
+    # the base's D2High record is a lower bound; the designed compound keeps it until a value is given
+    assert sp.targets["d2_high"].bound == "lower"
+    back = parse_compound(tomllib.loads(to_toml(sp)), "x")
+    assert back.targets["d2_high"].bound == "lower"
+    given = design(parse_overrides(["affinity.d2_high=2 uM"])).compounds["designed-esketamine"]
+    assert given.targets["d2_high"].bound is None and given.targets["d2_high"].affinity == pytest.approx(2.0)
 
 
 def test_compound_file_round_trip_is_exact():

@@ -66,7 +66,7 @@ SCALES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 # (docs/validation/) and the ranges explored by analyses (low/high per parameter, ketasim.sensitivity).
 CATALOGUES = ("findings/*.toml", "validation/*.toml")
 ANALYSES = ("sensitivity.toml",)
-CONTEXT_KEYS = ("organ", "enzyme", "product", "kind", "action", "family")
+CONTEXT_KEYS = ("organ", "enzyme", "product", "kind", "action", "family", "species", "bound")
 
 
 @dataclass(frozen=True)

@@ -575,6 +575,7 @@ def _target_rows(sp: Species, raw: Mapping | None) -> list[Row]:
                     readout=info.get("readout"),
                     family=info.get("family"),
                     caveat=info.get("caveat"),
+                    bound=t.bound if k == "affinity" else None,
                 )
             )
     return rows

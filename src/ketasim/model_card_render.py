@@ -19,6 +19,11 @@ STATUS_NOTE = (
 )
 
 
+def _bounded(r: Row) -> str:
+    """The row's value, with "≥" when it is a lower bound (``bound = "lower"`` on a target record)."""
+    return ("≥ " if r.detail.get("bound") == "lower" else "") + _num(r.value)
+
+
 def to_json(card: Card) -> str:
     """One JSON document (strict: no NaN or infinity)."""
     return json.dumps({**card.as_dict(), "ketasim_version": __version__}, indent=2, allow_nan=False)
@@ -55,7 +60,7 @@ def _md_section(section: Section, level: str) -> list[str]:
     lines += ["| Parameter | Value | Unit | Status | Source |", "|---|---|---|---|---|"]
     for r in section.rows:
         name = f"`{r.key}`<br>{_cell(r.label)}" + (" *(computed)*" if r.computed else "")
-        value = _num(r.value) + (f"<br>(file: {_cell(r.as_written)})" if r.as_written else "")
+        value = _bounded(r) + (f"<br>(file: {_cell(r.as_written)})" if r.as_written else "")
         lines.append(f"| {name} | {value} | {_cell(r.unit) or '-'} | {r.status} | {_md_source(r)} |")
     return [*lines, ""]
 
@@ -143,7 +148,7 @@ def _text_section(section: Section, width: int) -> list[str]:
     for r in section.rows:
         written = f" [file: {r.as_written}]" if r.as_written else ""
         mark = " (computed)" if r.computed else ""
-        value = f"{r.key:<{width}}{_num(r.value):>12} {r.unit or '-':<9}{r.status:<9}"
+        value = f"{r.key:<{width}}{_bounded(r):>12} {r.unit or '-':<9}{r.status:<9}"
         lines.append(f"  {value}{r.label}{mark}{written}. {r.source}")
         if r.calibration:
             lines.append(f"  {pad}calibration: {r.calibration}")

@@ -198,7 +198,9 @@ def _set_target(sp: Species, target: str, key: str, value: float, unit: str) -> 
     targets = dict(sp.targets)
     if target in targets:
         t = targets[target]
-        targets[target] = replace(t, params=_put(t.params, key, value, unit))
+        # a value the designer gives is a constant, not the base's lower bound
+        bound = None if key == "affinity" else t.bound
+        targets[target] = replace(t, params=_put(t.params, key, value, unit), bound=bound)
     else:
         if key != "affinity":
             raise KetasimError(

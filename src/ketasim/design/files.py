@@ -57,11 +57,17 @@ def compound_data(c: Compound) -> dict[str, Any]:
     if c.brain:
         out["brain"] = _table(c.brain)
     out["targets"] = {
-        name: {"kind": t.kind, "action": t.action, **_table(t.params)} for name, t in c.targets.items()
+        name: {"kind": t.kind, "action": t.action, **_bound(t), **_table(t.params)}
+        for name, t in c.targets.items()
     }
     if c.nmda:
         out["nmda"] = _table(c.nmda)
     return out
+
+
+def _bound(t: Any) -> dict[str, str]:
+    """``{"bound": ...}`` for a target record that holds a bound, else nothing."""
+    return {"bound": t.bound} if t.bound else {}
 
 
 def _value(v: Any) -> str:
