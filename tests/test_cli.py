@@ -47,6 +47,27 @@ def test_pk_table_and_plot(capsys, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
+
+def test_pk_affinity_hypothesis_and_potency_strip(capsys, tmp_path):
+    """A contested affinity is selected by name (recorded in the result) and changes only its target;
+    the potency strip of the dosed compound is written; an unknown name is a one-line error."""
+    _, out, _ = run(capsys, *STANDARD, "--json")
+    default = json.loads(out)
+    png = tmp_path / "strip.png"
+    code, out, err = run(
+        capsys, *STANDARD, "--json", "--affinity-hypothesis", "d2high_seeman2005", "--potency", str(png)
+    )
+    assert code == 0 and "strip.png" in err
+    seeman = json.loads(out)
+    assert default["affinity_hypotheses"] == [] and seeman["affinity_hypotheses"] == ["d2high_seeman2005"]
+    occ0, occ1 = default["receptors"]["peak_occupancy"], seeman["receptors"]["peak_occupancy"]
+    assert occ0["d2_high"] < 0.1 < 0.8 < occ1["d2_high"]
+    assert all(occ1[t] == occ0[t] for t in occ0 if t != "d2_high")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, *STANDARD, "--affinity-hypothesis", "d2high_seeman")
+    assert code == 2 and "did you mean 'd2high_seeman2005'" in err and "Traceback" not in err
+
+
 def test_stepped_and_repeated_regimens(capsys):
     code, out, _ = run(
         capsys, "pk", "ketamine", "--step", "0.28 mg/kg/h,1 h", "--step", "0.57 mg/kg/h,1 h", "--json"

@@ -77,6 +77,19 @@ def _build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--plot", metavar="FILE.png", help="write a PNG of every analyte over time")
     pk.add_argument("--sources", action="store_true", help="also list every parameter behind the result")
     pk.add_argument("--export", metavar="FILE", help="write the result as tidy .csv/.parquet or xarray .nc")
+    pk.add_argument(
+        "--affinity-hypothesis",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="use a contested affinity instead of the default record (repeatable; names in "
+        "data/targets.toml, e.g. d2high_seeman2005, bk_submicromolar)",
+    )
+    pk.add_argument(
+        "--potency",
+        metavar="FILE.png",
+        help="write the potency strip of the dosed compound, marking the peak brain ECF concentrations",
+    )
     eph = sub.add_parser("ephys", help="virtual electrophysiology on the detailed NMDA receptor model")
     eph.add_argument("protocol", choices=["ic50", "trapping", "rest"], help="which experiment")
     eph.add_argument("--compound", required=True, help="compound id or alias, e.g. ketamine, memantine")
@@ -428,6 +441,14 @@ def _cmd_pk(args: argparse.Namespace) -> int:
 
         export_path(args.export)
     lib = default_library()
+    if args.affinity_hypothesis:
+        from ketasim.compounds import with_affinity_hypotheses
+
+        lib = with_affinity_hypotheses(lib, args.affinity_hypothesis, "--affinity-hypothesis")
+    if args.potency:
+        from ketasim.report.potency import _check_path
+
+        _check_path(args.potency)
     comp = lib.get(args.compound, "compound")
     weight = None
     if args.weight is not None:
@@ -480,6 +501,18 @@ def _cmd_pk(args: argparse.Namespace) -> int:
         from ketasim.export import export
 
         print(f"wrote {export(run.dataset, args.export)}", file=sys.stderr)
+    if args.potency:
+        from ketasim.report.potency import plot_potency_strip
+
+        dosed = json.loads(run.dataset.attrs["dosed_analytes"])
+        marks = {
+            f"{a} peak ECF": run.summary["brain"][a]["ecf_cmax_um"]
+            for a in dosed
+            if a in run.summary["brain"] and run.summary["brain"][a]["ecf_cmax_um"] > 0
+        }
+        plot_potency_strip(comp.id, args.potency, lib, marks)
+        print(f"wrote {args.potency}", file=sys.stderr)
+    run.summary["affinity_hypotheses"] = list(args.affinity_hypothesis)
     sources = json.loads(run.dataset.attrs["sources"])
     if args.json:
         doc = dict(run.summary)
