@@ -47,7 +47,6 @@ def test_pk_table_and_plot(capsys, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
-
 def test_pk_affinity_hypothesis_and_potency_strip(capsys, tmp_path):
     """A contested affinity is selected by name (recorded in the result) and changes only its target;
     the potency strip of the dosed compound is written; an unknown name is a one-line error."""

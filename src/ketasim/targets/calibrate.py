@@ -16,6 +16,8 @@ are never used to judge the model; the validation checks live in the tests.
 | | GluN2A at -66 mV (unconfirmed) |
 | ``gating.GluN2C/2D.mg_factor`` | Kotermanski & Johnson 2009 ketamine Mg2+ shifts (unconfirmed) |
 | NAM ``nam_kd`` | IC50 at GluN2B (Fischer 1997; Garner 2015; Chenard 1995) |
+| cell-type subunit shares (cell_types.toml) | Mierau 2016 ifenprodil fraction of PV EPSCs; refit with |
+| | ``python -m ketasim.targets.cell_epsc`` after changing gating (tests/test_cell_epsc.py) |
 """
 
 from __future__ import annotations
