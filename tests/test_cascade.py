@@ -142,7 +142,10 @@ def test_mouse_spines_up_at_24_h_and_at_7_days_after_ketamine_is_gone():
     brain = ds.brain_ecf.sel(analyte="ketamine").values[0]
     assert brain[np.searchsorted(ds.time.values, 6.0)] < 0.01 * brain.max()
     assert at(ds, "spine_density", 24) > 1.03
-    assert at(ds, "spine_density", 168) > 1.03
+    # Phoumthipphavong 2016 (direction only): still up at 7 days, carried by the consolidated part of the
+    # new spines; most new spines are lost within days (Holtmaat 2005), so the density falls from day 1
+    assert 1.005 < at(ds, "spine_density", 168) < at(ds, "spine_density", 24)
+    assert at(ds, "new_spines", 168) < 0.1 * at(ds, "new_spines", 24)
 
 
 def test_vehicle_stays_at_baseline():
@@ -211,9 +214,17 @@ def test_nbqx_blocks_disinhibition_and_hnk_ampa_routes():
 
 
 def test_bdnf_and_trkb_knockouts_remove_most_of_the_effect():
+    # narrow since spine formation answers the delivery of new protein, which saturates formation at
+    # 10 mg/kg in the wild type (ratio ~0.19; mech-bdnf-knockout-abolishes)
     full = effect("spine_density", 24)
     for pert in ("bdnf_knockout", "trkb_knockout"):
         assert effect("spine_density", 24, (pert,)) < 0.2 * full, pert
+
+
+@pytest.mark.parametrize("pert", ["bdnf_knockout", "trkb_knockout"])
+def test_bdnf_and_trkb_knockouts_remove_most_of_the_synaptic_protein_rise(pert):
+    """What the knockouts do remove upstream of the spines (Autry 2011; validation)."""
+    assert effect("synaptic_protein", 24, (pert,)) < 0.2 * effect("synaptic_protein", 24)
 
 
 def test_glun2b_interneuron_knockdown_prevents_the_glutamate_surge():

@@ -145,7 +145,7 @@ def _hill(x: float, half: float, n: float) -> float:
 
 def _cascade_as_written(y, u, p, phi, sigma, ref):
     """The cascade's EQUATIONS (docs/methods.md, section Signalling), term by term."""
-    K, pe, B, E, M, F, G, N, P, A, c, S = y
+    K, pe, B, E, M, F, G, N, P, A, c, S, S_p = y
     ca, ampa, lys, nic, sig, op, chap = u
     dK = p["eef2k.rate"] * (
         p["eef2k.expression"]
@@ -184,14 +184,22 @@ def _cascade_as_written(y, u, p, phi, sigma, ref):
     r = p["ampa.regulated_share"]
     dA = p["ampa.rate"] * (max(1 - r + r * P * (1 + p["ampa.trkb_gain"] * (E - 1)), 0.0) - G * A)
     dc = p["mechanism.er_chaperone.params.rate"] * (chap - c)
-    dS = _spines_as_written(S, P, ref, p, phi, sigma)
-    return np.array([dK, dpe, dB, dE, dM, dF, dG, dN, dP, dA, dc, dS])
+    delivery = N * (1 + p["mechanism.er_chaperone.params.gain"] * c)
+    dS, dS_p = _spines_as_written(S, S_p, delivery, ref, p, phi, sigma)
+    return np.array([dK, dpe, dB, dE, dM, dF, dG, dN, dP, dA, dc, dS, dS_p])
 
 
-def _spines_as_written(S, s, s_ref, p, phi, sigma):
+def _spines_as_written(S, S_p, d, s_ref, p, phi, sigma):
+    """Spine turnover as in docs/methods.md: (dS/dt, dP/dt), new spines N = S - P."""
     k, g, fmax = p["turnover.elimination"], p["turnover.formation_gain"], p["turnover.formation_max"]
-    x = g * max(s - s_ref, 0.0)
-    return k * phi * (1 + x / (1 + x / fmax)) - k * sigma * S
+    k_t, k_c = p["turnover.new_spine_loss"], p["turnover.new_spine_consolidation"]
+    z, w = d - s_ref, spines.RAMP_WIDTH  # positive part with its corner rounded (quadratic up to w)
+    x = g * (0.0 if z <= 0 else z * z / (2 * w) if z < w else z - w / 2)
+    N = S - S_p
+    return (
+        k * phi * (1 + x / (1 + x / fmax)) - k * sigma * S_p - sigma * k_t * N,
+        k * phi - k * sigma * S_p + k_c * N,
+    )
 
 
 @pytest.mark.parametrize("depressed", [False, True])
@@ -212,12 +220,52 @@ def test_spine_rule_and_baseline_follow_their_equations():
     p = base_cascade()
     for depressed in (False, True):
         phi, sigma = spines.condition_factors(p, depressed)
-        for S, s, s_ref in ((1.0, 1.0, 1.0), (0.8, 1.4, 1.0), (1.1, 0.7, 1.0), (0.9, 3.0, 1.2)):
-            got = spines.spine_rate(np.array([S]), np.array([s]), np.array([s_ref]), p, depressed)[0]
-            assert got == pytest.approx(_spines_as_written(S, s, s_ref, p, phi, sigma), rel=1e-12, abs=1e-15)
+        cases = (
+            (1.0, 1.0, 1.0, 1.0),
+            (0.8, 0.75, 1.4, 1.0),
+            (1.1, 1.0, 0.7, 1.0),
+            (0.9, 0.7, 3.0, 1.2),
+            (0.9, 0.89, 1.003, 1.0),
+        )
+        for S, S_p, d, s_ref in cases:
+            got = spines.spine_rate(
+                np.array([S]), np.array([S_p]), np.array([d]), np.array([s_ref]), p, depressed
+            )
+            want = _spines_as_written(S, S_p, d, s_ref, p, phi, sigma)
+            for g, w in zip(got, want, strict=True):
+                assert g[0] == pytest.approx(w, rel=1e-12, abs=1e-15)
         S0 = spines.baseline_density(p, depressed)
         assert S0 == pytest.approx(phi / sigma)
-        assert _spines_as_written(S0, 1.0, 1.0, p, phi, sigma) == pytest.approx(0.0, abs=1e-15)
+        assert _spines_as_written(S0, S0, 1.0, 1.0, p, phi, sigma) == pytest.approx((0.0, 0.0), abs=1e-15)
+
+
+def test_new_spines_are_lost_within_days_and_a_fraction_persists():
+    """A pulse of new spines (no further formation) decays at sigma k_t + k_c; the persistent pool keeps
+    the fraction k_c / (sigma k_t + k_c) of it, which then turns over at k sigma (analytic solution)."""
+    from scipy.integrate import solve_ivp
+
+    p = base_cascade()
+    for depressed in (False, True):
+        phi, sigma = spines.condition_factors(p, depressed)
+        k, k_t, k_c = (
+            p["turnover.elimination"],
+            p["turnover.new_spine_loss"],
+            p["turnover.new_spine_consolidation"],
+        )
+        S0, n0 = phi / sigma, 0.05
+
+        def f(_t, y, depressed=depressed):
+            d_total, d_p = spines.spine_rate(y[:1], y[1:], np.array([1.0]), np.array([1.0]), p, depressed)
+            return [d_total[0], d_p[0]]
+
+        t = np.array([0.0, 24.0, 72.0, 336.0])
+        sol = solve_ivp(f, (0, 336), [S0 + n0, S0], t_eval=t, rtol=1e-10, atol=1e-13)
+        a, b = sigma * k_t + k_c, k * sigma
+        new = n0 * np.exp(-a * t)
+        persistent_gain = n0 * k_c / (a - b) * (np.exp(-b * t) - np.exp(-a * t))
+        np.testing.assert_allclose(sol.y[0] - sol.y[1], new, rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(sol.y[1] - S0, persistent_gain, rtol=1e-6, atol=1e-12)
+        assert new[2] < 0.5 * n0  # most new spines are gone by day 3
 
 
 # ----------------------------------------------------------------------------- clinical

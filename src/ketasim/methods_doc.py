@@ -53,7 +53,9 @@ def _cascade_states() -> tuple[tuple[str, str], ...]:
         name, _, rest = line.strip().partition(" ")
         if name in cascade.STATES and rest.strip():
             meanings[name] = rest.strip()
-    return tuple((s, meanings.get(s, "")) for s in cascade.STATES if s != "spine_density")
+    return tuple(
+        (s, meanings.get(s, "")) for s in cascade.STATES if s not in ("spine_density", "persistent_spines")
+    )
 
 
 def scales() -> tuple[Scale, ...]:
@@ -185,16 +187,26 @@ def scales() -> tuple[Scale, ...]:
         ),
         Scale(
             "Structure: spines",
-            "Spine density of prefrontal pyramidal neurons follows formation, which answers a rise of "
-            "synaptic protein above its adapted level, and elimination.",
+            "Spine density of prefrontal pyramidal neurons follows formation, which answers the "
+            "delivery of new synaptic protein above its adapted level, and elimination; new spines "
+            "are lost within days unless they become persistent.",
             ("structure.spines",),
-            (("spine_density", "dendritic spines relative to the healthy adult"),),
+            (
+                ("spine_density", "dendritic spines relative to the healthy adult"),
+                (
+                    "persistent_spines",
+                    "part of the density carried by persistent spines; the rest is new spines",
+                ),
+            ),
             ("spines.toml",),
             (
                 "Ketamine raises formation, not elimination; lifelong differences are compensated "
                 "(homeostatic plasticity), acute inhibitors are not.",
             ),
-            ("One density for all prefrontal pyramidal cells; no spine types or sizes.",),
+            (
+                "One density for all prefrontal pyramidal cells; two ages of spine (new, persistent), "
+                "no spine types or sizes.",
+            ),
         ),
         Scale(
             "Clinical",

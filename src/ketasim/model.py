@@ -78,6 +78,8 @@ def to_xarray(model: ArmModel, sol: Trajectories) -> xr.Dataset:
     p0 = np.asarray(model.cascade_p["eef2.baseline_phospho"], dtype=float)  # scalar or one per patient
     p0 = p0[:, None] if p0.ndim else p0
     data["p_eef2_relative"] = (("patient", "time"), sol.y[..., cascade.IX["p_eef2"]] / p0)
+    spines = sol.y[..., cascade.IX["spine_density"]] - sol.y[..., cascade.IX["persistent_spines"]]
+    data["new_spines"] = (("patient", "time"), spines, {"long_name": "new, not yet persistent spines (rel.)"})
     for name, i in cascade.UX.items():
         data[f"input_{name}"] = (("patient", "time"), sol.u[..., i])
     by_sub = np.full((P, t.size, len(cells), len(subs)), np.nan)

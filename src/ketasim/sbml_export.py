@@ -30,7 +30,7 @@ from ketasim.circuit.network import POPULATIONS, connectivity
 from ketasim.errors import KetasimError
 from ketasim.model_assembly import ArmModel
 from ketasim.signalling import cascade
-from ketasim.structure.spines import condition_factors
+from ketasim.structure.spines import RAMP_WIDTH, condition_factors
 
 _TOL = 1e-9
 
@@ -356,9 +356,13 @@ def _cascade(b: _Builder, m: ArmModel, p: int, u: dict[str, str], P: dict[str, s
         f"{y['synaptic_protein']} * (1 + {P['ampa.trkb_gain']} * ({y['effector']} - 1))) - {y['gsk3']} * "
         f"{y['surface_ampa']})",
         "chaperone": f"{P['mechanism.er_chaperone.params.rate']} * ({u['chaperone']} - {y['chaperone']})",
-        "spine_density": f"{P['turnover.elimination']} * spine_formation_factor * (1 + spine_drive / (1 + "
-        f"spine_drive / {P['turnover.formation_max']})) - {P['turnover.elimination']} * "
-        f"spine_elimination_factor * {y['spine_density']}",
+        "spine_density": f"{P['turnover.elimination']} * spine_formation_factor + spine_extra - "
+        f"{P['turnover.elimination']} * spine_elimination_factor * {y['persistent_spines']} - "
+        f"spine_elimination_factor * {P['turnover.new_spine_loss']} * ({y['spine_density']} - "
+        f"{y['persistent_spines']})",
+        "persistent_spines": f"{P['turnover.elimination']} * spine_formation_factor - "
+        f"{P['turnover.elimination']} * spine_elimination_factor * {y['persistent_spines']} + "
+        f"{P['turnover.new_spine_consolidation']} * ({y['spine_density']} - {y['persistent_spines']})",
     }
     b.assign("free_eef2", f"pos((1 - {y['p_eef2']}) / {_num(1 - p0)})")
     a = P["bdnf.activity_share"]
@@ -379,7 +383,16 @@ def _cascade(b: _Builder, m: ArmModel, p: int, u: dict[str, str], P: dict[str, s
         f"{y['effector']} + {P['mechanism.lysosomal_mtor.params.gain']} * {u['lyso']} + "
         f"{P['mechanism.nicotinic.params.gain']} * {u['nic']}",
     )
-    b.assign("spine_drive", f"{P['turnover.formation_gain']} * pos({y['synaptic_protein']} - protein_ref)")
+    b.assign(
+        "spine_drive",
+        f"{P['turnover.formation_gain']} * ramp({y['nascent']} * (1 + "
+        f"{P['mechanism.er_chaperone.params.gain']} * {y['chaperone']}) - protein_ref, {_num(RAMP_WIDTH)})",
+    )
+    b.assign(
+        "spine_extra",
+        f"{P['turnover.elimination']} * spine_formation_factor * spine_drive / (1 + spine_drive / "
+        f"{P['turnover.formation_max']})",
+    )
     for i, s in enumerate(cascade.STATES):
         b.rate(y[s], m.y0[p, i], f[s])
     b.assign("synaptic_strength", f"{y['surface_ampa']} * {y['spine_density']}")
@@ -415,6 +428,7 @@ def _build(model: ArmModel, patient: int, dry: bool = False) -> _Builder:
         b.model.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml"><p>{notes}</p></body>')
     b.function("pos", ["x"], "piecewise(x, x > 0, 0)")
     b.function("hill_rel", ["x", "K", "n"], "pos(x)^n * (1 + K^n) / (pos(x)^n + K^n)")
+    b.function("ramp", ["x", "w"], "(pos(x)^2 - pos(x - w)^2) / (2 * w)")
     P = _cascade_parameters(b, model, patient)
     conc = _pk(b, model, patient) if model.pk is not None else {}
     avail = _block_and_conductance(b, model, conc)

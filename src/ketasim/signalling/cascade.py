@@ -15,6 +15,8 @@ synaptic_protein   synaptic PSD-95/GluA1
 surface_ampa       surface AMPA receptors at synapses
 chaperone          ER-stress relief by intracellular drug (``er_chaperone`` route; 0 without it)
 spine_density      dendritic spines relative to the healthy adult
+persistent_spines  part of spine_density carried by persistent spines (all of it at rest); the rest,
+                   spine_density - persistent_spines, is new spines (``new_spines`` in results)
 =================  =================================================================================
 
 Inputs (from :mod:`ketasim.model`): ``ca`` (resting NMDA Ca2+), ``ampa`` (AMPA receptor activation),
@@ -48,6 +50,7 @@ STATES = (
     "surface_ampa",
     "chaperone",
     "spine_density",
+    "persistent_spines",
 )
 INPUTS = ("ca", "ampa", "lyso", "nic", "sigma", "opioid", "chaperone")
 IX = {n: i for i, n in enumerate(STATES)}
@@ -100,6 +103,8 @@ PARAMS = (
     "turnover.elimination",
     "turnover.formation_gain",
     "turnover.formation_max",
+    "turnover.new_spine_loss",
+    "turnover.new_spine_consolidation",
 )
 N_PARAMS = len(PARAMS) + 2
 PHI, SIGMA = len(PARAMS), len(PARAMS) + 1
@@ -141,7 +146,7 @@ def derivatives(y, u, q, ref, d):
     single implementation of the cascade equations."""
     eef2k, p_eef2, bdnf, effector = y[0], y[1], y[2], y[3]
     mtorc1, s6k, gsk3, nascent = y[4], y[5], y[6], y[7]
-    protein, ampa, chaperone, spines = y[8], y[9], y[10], y[11]
+    protein, ampa, chaperone, spines, persistent = y[8], y[9], y[10], y[11], y[12]
     ca, act_in, lyso, nic, sigma, opioid, chap_in = u[0], u[1], u[2], u[3], u[4], u[5], u[6]
     excess_mtor = max(mtorc1 - 1.0, 0.0)
     target_k = q[0] * _hill_rel(ca, q[1], q[2]) / (1.0 + q[3] * excess_mtor)
@@ -173,7 +178,9 @@ def derivatives(y, u, q, ref, d):
     insertion = 1.0 - r + r * protein * (1.0 + q[36] * (effector - 1.0))
     d[9] = q[37] * (max(insertion, 0.0) - gsk3 * ampa)
     d[10] = q[38] * (chap_in - chaperone)
-    d[11] = turnover(spines, protein, ref, q[39], q[PHI], q[SIGMA], q[40], q[41])
+    d[11], d[12] = turnover(
+        spines, persistent, delivery, ref, q[39], q[PHI], q[SIGMA], q[40], q[41], q[42], q[43]
+    )
 
 
 @njit(cache=True)
@@ -206,6 +213,7 @@ def initial_guess(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray
     y[:, IX["p_eef2"]] = p["eef2.baseline_phospho"]
     y[:, IX["chaperone"]] = 0.0
     y[:, IX["spine_density"]] = baseline_density(p, depressed)
+    y[:, IX["persistent_spines"]] = baseline_density(p, depressed)
     return y
 
 
