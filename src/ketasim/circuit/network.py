@@ -19,9 +19,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ketasim.kernel_cache import configure
+
 POPULATIONS = ("pyramidal", "pv", "sst")
 E, P, S = range(3)
 _TOL = 1e-9
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ketasim.kernel_cache import configure
 from ketasim.signalling.cascade import N_PARAMS, STATES, derivatives
 
 # The number of states is frozen into the compiled (and cached) functions: numba's on-disk cache is
@@ -26,6 +27,9 @@ NS = len(STATES)
 SEQ = (1, 2, 3, 4)
 KCOLS = len(SEQ)
 JAC_EVERY = 3
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)

@@ -20,8 +20,12 @@ from numba import njit, prange
 
 from ketasim.engine.linear import solve_linear
 from ketasim.engine.schedule import Schedule
+from ketasim.kernel_cache import configure
 
 MAX_CONDITION = 1e10
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)

@@ -35,6 +35,7 @@ from numba import njit
 from scipy.integrate import solve_ivp
 from scipy.sparse import block_diag, csr_matrix
 
+from ketasim.kernel_cache import configure
 from ketasim.structure.spines import baseline_density, condition_factors, turnover
 
 STATES = (
@@ -117,6 +118,9 @@ def pack(p: Mapping[str, float], depressed: bool, n: int) -> np.ndarray:
         q[:, i] = p[key]
     q[:, PHI], q[:, SIGMA] = condition_factors(p, depressed)
     return q
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)

@@ -37,6 +37,8 @@ from collections.abc import Mapping
 import numpy as np
 from numba import njit
 
+from ketasim.kernel_cache import configure
+
 
 def condition_factors(p: Mapping[str, float], depressed: bool) -> tuple[float, float]:
     """(formation factor, elimination factor) for the subject's condition."""
@@ -82,6 +84,9 @@ def spine_rate(
 # s_ref (tests/test_engine.py, tight-tolerance check); 0.001 is a fiftieth of the excess after ketamine
 # 0.5 mg/kg in humans (0.055) and changes the trial's response rates by under 0.03.
 RAMP_WIDTH = 0.001
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)

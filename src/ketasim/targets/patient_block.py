@@ -14,6 +14,7 @@ import xarray as xr
 from numba import njit, prange
 
 from ketasim.compounds import Library, Species, default_library
+from ketasim.kernel_cache import configure
 from ketasim.targets.cell_types import CellType, cell_types
 from ketasim.targets.nmda_kinetics import blocker_for, modulator_for
 from ketasim.targets.nmda_reduced import per_period_rates
@@ -28,6 +29,9 @@ def _blocking_species(ds: xr.Dataset, library: Library) -> list[tuple[str, Speci
         if sp is not None and "kd" in sp.nmda:
             out.append((str(a), sp))
     return out
+
+
+configure()  # before any kernel is defined: the compiled cache follows the kernel code
 
 
 @njit(cache=True)
