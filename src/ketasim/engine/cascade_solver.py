@@ -20,9 +20,8 @@ from numba import njit, prange
 from ketasim.kernel_cache import configure
 from ketasim.signalling.cascade import N_PARAMS, STATES, derivatives
 
-# The number of states is frozen into the compiled (and cached) functions: numba's on-disk cache is
-# keyed on this file, so a change to cascade.STATES must come with a change to this file (13 states:
-# the persistent-spine pool was added) or a cleared cache.
+# The number of states is frozen into the compiled functions; the compiled cache is keyed by this file
+# and by signalling/cascade.py among others (ketasim.kernel_cache), so a change to STATES recompiles.
 NS = len(STATES)
 SEQ = (1, 2, 3, 4)
 KCOLS = len(SEQ)
