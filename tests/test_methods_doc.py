@@ -300,10 +300,13 @@ def test_dissociation_placebo_and_madrs_follow_their_equations():
     )
     notice = np.array([0.0, 1.0])
     factor = np.array([1.0, 1.5])
+    k, w = 1 / p["placebo.time_constant"], 1 / p["placebo.wane_time"]
     expected = (
         (p["placebo.base"] + p["placebo.active"] * notice[:, None])
         * factor[:, None]
-        * (1 - np.exp(-t / p["placebo.time_constant"]))
+        * k
+        / (k - w)
+        * (np.exp(-w * t) - np.exp(-k * t))
     )
     np.testing.assert_allclose(scores.placebo_fraction(t, notice, factor, p), np.clip(expected, 0, 0.95))
     age = np.array([30.0, 70.0])

@@ -125,13 +125,16 @@ def simulate(chunk: Chunk, rows: np.ndarray) -> dict[str, np.ndarray]:
         for name, v in ds.data_vars.items()
         if "patient" in v.dims
     }
-    out.update(clinical_courses(ds, clinical_values))
+    out.update(clinical_courses(ds, clinical_values, tuple(d.time for d in arm.regimen.doses)))
     return out
 
 
-def clinical_courses(ds: xr.Dataset, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def clinical_courses(
+    ds: xr.Dataset, values: dict[str, np.ndarray], administrations: tuple[float, ...] = (0.0,)
+) -> dict[str, np.ndarray]:
     """MADRS, CADSS and systolic rise over time (patients, time) with per-patient clinical ``values``,
-    for the median patient otherwise (as :func:`ketasim.sensitivity_eval.read_outputs`)."""
+    for the median patient otherwise (as :func:`ketasim.sensitivity_eval.read_outputs`);
+    ``administrations`` (h) are the dose start times, which re-engage the placebo response."""
     t = ds.time.values
     n = ds.sizes["patient"]
     p: dict = dict(packaged("clinical"))
@@ -142,7 +145,7 @@ def clinical_courses(ds: xr.Dataset, values: dict[str, np.ndarray]) -> dict[str,
     drug = scores.drug_effect(t, strength, strength[:, 0], ones, p)
     cadss = scores.dissociation(t, block, p)
     notice = scores.noticeability(cadss, ds.sedation.values, p)
-    placebo = scores.placebo_fraction(t, notice, ones, p)
+    placebo = scores.placebo_fraction(t, notice, ones, p, administrations)
     madrs = scores.madrs(np.full(n, BASELINE_MADRS), placebo, drug, np.zeros_like(drug))
     sbp = scores.systolic_rise(t, block, np.full(n, REFERENCE_AGE_Y), p)
     return {"drug_effect": drug, "cadss": cadss, "placebo": placebo, "madrs": madrs, "systolic_rise": sbp}

@@ -154,8 +154,10 @@ def read_outputs(
     clinical: dict[str, float | np.ndarray],
     names: tuple[str, ...],
     baseline_madrs: float,
+    administrations: tuple[float, ...] = (0.0,),
 ) -> np.ndarray:
-    """Outputs (n, len(names)) of n patients from their traces (n, T) and clinical parameters."""
+    """Outputs (n, len(names)) of n patients from their traces (n, T) and clinical parameters;
+    ``administrations`` (h) are the arm's dose start times, which re-engage the placebo response."""
     n = traces["block"].shape[0]
     values: dict[str, Callable[[], np.ndarray]] = {
         "peak_nmda_block": lambda: traces["block"].max(axis=1),
@@ -173,7 +175,7 @@ def read_outputs(
         drug = scores.drug_effect(t, strength, strength[:, 0], ones, clinical)
         cadss = scores.dissociation(t, traces["block"], clinical)
         notice = scores.noticeability(cadss, traces["sedation"], clinical)
-        placebo = scores.placebo_fraction(t, notice, ones, clinical)
+        placebo = scores.placebo_fraction(t, notice, ones, clinical, administrations)
         madrs = scores.madrs(np.full(n, baseline_madrs), placebo, drug, np.zeros_like(drug))
         sbp = scores.systolic_rise(t, traces["block"], np.full(n, REFERENCE_AGE_Y), clinical)
         values.update(
@@ -195,4 +197,5 @@ def evaluate(batch: Batch) -> tuple[np.ndarray, str]:
     clinical: dict[str, float | np.ndarray] = dict(packaged("clinical"))
     for j, name in enumerate(batch.clinical_names):
         clinical[name] = batch.clinical[:, j]
-    return read_outputs(t, per_sample, clinical, batch.outputs, batch.baseline_madrs), digest
+    starts = tuple(d.time for d in batch.scenario.arm(batch.arm).regimen.doses)
+    return read_outputs(t, per_sample, clinical, batch.outputs, batch.baseline_madrs, starts), digest

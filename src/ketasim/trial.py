@@ -238,10 +238,12 @@ def clinical_scores(
     block: np.ndarray,
     sedation: np.ndarray,
     rng: np.random.Generator,
+    administrations: tuple[float, ...] = (0.0,),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MADRS, CADSS and systolic rise (each (P, T)) from synaptic strength, pyramidal NMDA block and
     sedation on the grid ``t``; ``rng`` gives each patient's clinical random numbers
-    (:func:`clinical_draws`), row ``i`` to the patient in row ``i`` of ``frame``."""
+    (:func:`clinical_draws`), row ``i`` to the patient in row ``i`` of ``frame``. ``administrations``
+    (start times, h) re-engage the placebo response; the first visit at time 0 always counts."""
     n = len(frame)
     if np.any(strength[:, 0] >= HEALTHY_STRENGTH):
         raise KetasimError(
@@ -257,7 +259,7 @@ def clinical_scores(
     drug = scores.drug_effect(t, strength, strength[:, 0], sens, p)
     cadss = scores.dissociation(t, block, p)
     notice = scores.noticeability(cadss, sedation, p)
-    placebo = scores.placebo_fraction(t, notice, _lognormal(z[:, 1], p["placebo.cv"]), p)
+    placebo = scores.placebo_fraction(t, notice, _lognormal(z[:, 1], p["placebo.cv"]), p, administrations)
     noise = p["mood.measurement_sd"] * z[:, 2:]
     noise[:, 0] = 0.0
     madrs = scores.madrs(frame["madrs_baseline"].to_numpy(), placebo, drug, noise)
@@ -279,7 +281,8 @@ def simulate_arm(
     t = ds.time.values
     strength = ds.surface_ampa.values * ds.spine_density.values
     block = ds.nmda_block.sel(cell_type="pyramidal").values
-    madrs, cadss, sbp = clinical_scores(frame, t, strength, block, ds.sedation.values, rng)
+    starts = tuple(d.time for d in arm.regimen.doses)
+    madrs, cadss, sbp = clinical_scores(frame, t, strength, block, ds.sedation.values, rng, starts)
     parent = parent_plasma_um(ds, arm, scenario.library())
     result = ArmResult(
         arm.name, frame, t, madrs, cadss, sbp, parent, strength, ds.attrs["parameter_hash"], {}, block

@@ -12,6 +12,8 @@ analysis needs (:mod:`ketasim.sensitivity`); a number gives exactly the same res
   onset (Moda-Sava 2019).
 - **Placebo.** A fractional improvement that builds over hours, larger when the infusion is
   noticeably psychoactive (dissociation or sedation), which is why midazolam is an active placebo.
+  It fades over weeks after the last administration, and each administration re-engages it
+  (docs/sources/placebo.md).
   It multiplies with the drug effect: MADRS = baseline x (1 - placebo) x (1 - drug) + rating noise.
 - **Dissociation.** CADSS rises with NMDA block of pyramidal cells through a short effect
   compartment, so a bolus (higher, faster block) dissociates more than a slow infusion of the
@@ -75,13 +77,45 @@ def drug_effect(
     return np.clip(sensitivity[:, None] * (relief - worse), -1.0, 1.0)
 
 
+def _lagged_engagement(s: np.ndarray, u0: np.ndarray, k: Value, w: Value) -> np.ndarray:
+    """u(s) for du/ds = k (exp(-w s) - u), u(0) = u0: an engagement that fades at rate ``w`` followed
+    with lag rate ``k`` (the Bateman function; its limit k s e^{-k s} where w equals k)."""
+    d = k - w
+    same = np.abs(d) < 1e-9 * np.maximum(np.abs(k), 1e-300)
+    safe = np.where(same, 1.0, d)
+    rise = np.where(same, k * s * np.exp(-k * s), k / safe * (np.exp(-w * s) - np.exp(-k * s)))
+    return u0 * np.exp(-k * s) + rise
+
+
 def placebo_fraction(
-    t: np.ndarray, noticeability: Value, factor: np.ndarray, p: Mapping[str, Value]
+    t: np.ndarray,
+    noticeability: Value,
+    factor: np.ndarray,
+    p: Mapping[str, Value],
+    administrations: tuple[float, ...] | np.ndarray = (0.0,),
 ) -> np.ndarray:
-    """Fractional improvement from the trial setting (P, T)."""
+    """Fractional improvement from the trial setting (P, T).
+
+    Each administration (and the first visit, at time 0) re-engages the expectation, which then fades
+    with ``placebo.wane_time``; the improvement follows the engagement with ``placebo.time_constant``.
+    One administration at time 0 gives size * k / (k - w) * (e^{-w t} - e^{-k t}), k = 1/time_constant,
+    w = 1/wane_time."""
     size = ((p["placebo.base"] + p["placebo.active"] * np.asarray(noticeability)) * factor)[:, None]
-    tau = per_patient(p["placebo.time_constant"])
-    return np.clip(size * (1.0 - np.exp(-t[None, :] / tau)), 0.0, 0.95)
+    k = 1.0 / per_patient(p["placebo.time_constant"])
+    w = 1.0 / per_patient(p["placebo.wane_time"])
+    starts = np.unique(np.concatenate([[0.0], np.asarray(administrations, dtype=float).ravel()]))
+    starts = starts[starts >= 0.0]
+    tt = np.broadcast_to(np.asarray(t, dtype=float)[None, :], (size.shape[0], np.size(t)))
+    u = np.zeros_like(tt)
+    u_start = np.zeros((size.shape[0], 1))
+    for j, a in enumerate(starts):
+        end = starts[j + 1] if j + 1 < starts.size else np.inf
+        here = (tt >= a) & (tt < end)
+        if here.any():
+            u = np.where(here, _lagged_engagement(np.clip(tt - a, 0.0, None), u_start, k, w), u)
+        if np.isfinite(end):
+            u_start = _lagged_engagement(np.full_like(u_start, end - a), u_start, k, w)
+    return np.clip(size * u, 0.0, 0.95)
 
 
 def dissociation(t: np.ndarray, block: np.ndarray, p: Mapping[str, Value]) -> np.ndarray:
@@ -155,11 +189,12 @@ EQUATIONS: tuple[dict[str, str], ...] = (
     },
     {
         "name": "Placebo",
-        "latex": r"P(t) = \mathrm{clip}\left((p_b + p_a N)\, \xi \left(1 - e^{-t/\tau}\right),"
-        r" 0, 0.95\right)",
+        "latex": r"P = \mathrm{clip}\left((p_b + p_a N)\, \xi\, u, 0, 0.95\right),\quad "
+        r"\frac{du}{dt} = \frac{e^{-(t - t_a)/\tau_w} - u}{\tau},\quad u(0) = 0",
         "meaning": "Improvement from the trial setting, larger for a noticeable infusion N (xi: the "
-        "patient's placebo factor).",
-        "source": "data/clinical.toml",
+        "patient's placebo factor); it builds with tau, fades with tau_w after the last administration "
+        "t_a (the first visit counts as one at t = 0) and each administration re-engages it.",
+        "source": "data/clinical.toml; docs/sources/placebo.md (waning time assumed)",
         "code": "ketasim.clinical.scores.placebo_fraction",
     },
     {
