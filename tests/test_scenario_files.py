@@ -32,6 +32,23 @@ def test_missing_compound_directory_is_named_with_its_line(tmp_path):
         scenario_io.load(tmp_path / "s.toml")
 
 
+def test_a_scenario_selects_contested_affinities_by_name(tmp_path):
+    """``affinity_hypotheses`` replaces the default records in the scenario's library (and only there),
+    is part of the scenario's record and hash, survives a round trip, and an unknown name gives the line."""
+    text = (EXAMPLES / "standard_infusion.toml").read_text()
+    (tmp_path / "s.toml").write_text('affinity_hypotheses = ["d2high_seeman2005"]\n' + text)
+    sc = scenario_io.load(tmp_path / "s.toml")
+    plain = scenario_io.load(EXAMPLES / "standard_infusion.toml")
+    assert sc.library().get("esketamine", "c").targets["d2_high"].affinity == pytest.approx(0.055)
+    assert plain.library().get("esketamine", "c").targets["d2_high"].bound == "lower"
+    assert sc.digest() != plain.digest()
+    assert scenario_io.loads(scenario_io.to_toml(sc), "again.toml").record() == sc.record()
+    (tmp_path / "bad.toml").write_text('affinity_hypotheses = ["d2high_seeman"]\n' + text)
+    message = r"affinity_hypotheses \(line 1\).*did you mean 'd2high_seeman2005'"
+    with pytest.raises(KetasimError, match=message):
+        scenario_io.load(tmp_path / "bad.toml")
+
+
 def test_output_times_set_the_trial_endpoints(tmp_path):
     sc = scenario_io.loads(
         '[[arms]]\nname = "a"\ndoses = []\n[outputs]\nhours = ["30 min", "1 d", "2 d"]\n',

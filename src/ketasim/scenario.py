@@ -22,6 +22,8 @@ Format (every key optional except ``arms``)::
 ``compounds = ["designs", "my_drug.toml"]`` (top level) adds compound files, or directories of them,
 to the packaged library for this scenario; paths are relative to the scenario file (a directory
 written by ``ketasim design --save`` runs a designed compound as a full trial).
+``affinity_hypotheses = ["d2high_seeman2005"]`` (top level) replaces default target affinities by the
+named contested alternatives of ``data/targets.toml`` (docs/decisions/0013-contested-affinities.md).
 
 A dose may also give ``time`` (start, e.g. "30 min"), ``duration`` (IV infusions), and ``every`` with
 ``count`` for repeats. Unknown keys are errors that name the key and suggest the nearest valid one.
@@ -43,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ketasim import mechanisms, perturbations, units
-from ketasim.compounds import SPECIES, Library, default_library, load_file
+from ketasim.compounds import SPECIES, Library, default_library, load_file, with_affinity_hypotheses
 from ketasim.dosing import Dose, Regimen
 from ketasim.errors import KetasimError, unknown_choice
 from ketasim.provenance import record_digest
@@ -59,6 +61,7 @@ TOP_KEYS = (
     "arms",
     "mechanisms",
     "compounds",
+    "affinity_hypotheses",
     "outputs",
 )
 OUTPUT_KEYS = ("hours",)
@@ -94,10 +97,12 @@ class Scenario:
     compounds: tuple[str, ...] = ()
     # times (as written) at which trials report endpoints; empty: ketasim.trial.REPORT_HOURS
     output_times: tuple[str, ...] = ()
+    # contested target affinities used instead of the defaults (data/targets.toml [hypothesis.NAME])
+    affinity_hypotheses: tuple[str, ...] = ()
 
     def library(self) -> Library:
-        """The packaged compounds plus this scenario's own compound files."""
-        return scenario_library(self.compounds)
+        """The packaged compounds plus this scenario's own compound files, with its affinity hypotheses."""
+        return scenario_library(self.compounds, self.affinity_hypotheses)
 
     @property
     def output_hours(self) -> tuple[float, ...]:
@@ -128,6 +133,7 @@ class Scenario:
                 for a in self.arms
             ],
             **({"compounds": list(self.compounds)} if self.compounds else {}),
+            **({"affinity_hypotheses": list(self.affinity_hypotheses)} if self.affinity_hypotheses else {}),
             **({"outputs": {"hours": list(self.output_times)}} if self.output_times else {}),
         }
 
@@ -135,19 +141,23 @@ class Scenario:
 _EXTENDED: dict[tuple, tuple[Library, Library]] = {}  # (paths, id of base) -> (base, extended)
 
 
-def scenario_library(paths: tuple[str, ...]) -> Library:
-    """The packaged library plus the compound files in ``paths`` (files or directories of ``*.toml``).
+def scenario_library(paths: tuple[str, ...], hypotheses: tuple[str, ...] = ()) -> Library:
+    """The packaged library plus the compound files in ``paths`` (files or directories of ``*.toml``),
+    with the named affinity hypotheses applied (:func:`ketasim.compounds.with_affinity_hypotheses`).
 
-    Built once per set of paths and packaged library (the packaged one is re-read when
+    Built once per set of paths, hypotheses and packaged library (the packaged one is re-read when
     ``$KETASIM_COMPOUNDS`` changes and its cache is cleared, as ``ketasim design`` does)."""
     base = default_library()
-    if not paths:
+    if not paths and not hypotheses:
         return base
-    key = (paths, id(base))
+    key = (paths, hypotheses, id(base))
     if key not in _EXTENDED:
         if len(_EXTENDED) >= 8:
             _EXTENDED.clear()
-        _EXTENDED[key] = (base, _extended_library(paths, base))
+        lib = _extended_library(paths, base) if paths else base
+        if hypotheses:
+            lib = with_affinity_hypotheses(lib, hypotheses, "affinity_hypotheses")
+        _EXTENDED[key] = (base, lib)
     return _EXTENDED[key][1]
 
 
@@ -303,7 +313,11 @@ def from_dict(
         raise KetasimError(f"a scenario must be a table, got {_shown(data)}", argument=source)
     _check_keys(data, TOP_KEYS, source)
     compound_paths = _compound_paths(data.get("compounds", []), f"{source}: compounds", Path(base))
-    library = library or scenario_library(compound_paths)
+    hypotheses = tuple(_names(data.get("affinity_hypotheses", []), f"{source}: affinity_hypotheses"))
+    if hypotheses:  # unknown names, or species missing from the library, are errors naming the field
+        where = f"{source}: affinity_hypotheses"
+        with_affinity_hypotheses(scenario_library(compound_paths), hypotheses, where)
+    library = library or scenario_library(compound_paths, hypotheses)
     name = _text(data.get("name", Path(source).stem), f"{source}: name", '"Ketamine vs saline"')
     species = _text(data.get("species", "human"), f"{source}: species", '"human"')
     if species not in SPECIES:
@@ -367,6 +381,7 @@ def from_dict(
         mechanisms=mechanisms.resolve(mech, f"{source}: mechanisms"),
         population=population,
         compounds=compound_paths,
+        affinity_hypotheses=hypotheses,
         output_times=_output_times(data["outputs"], f"{source}: outputs", horizon_h)
         if "outputs" in data
         else (),
@@ -493,6 +508,8 @@ def to_toml(scenario: Scenario) -> str:
     ]
     if "compounds" in rec:
         lines.append(f"compounds = {_toml_value(rec['compounds'])}")
+    if "affinity_hypotheses" in rec:
+        lines.append(f"affinity_hypotheses = {_toml_value(rec['affinity_hypotheses'])}")
     if rec["population"]:
         lines += ["", "[population]"] + [f"{k} = {_toml_value(v)}" for k, v in rec["population"].items()]
     for arm in rec["arms"]:
