@@ -446,9 +446,9 @@ def _cmd_pk(args: argparse.Namespace) -> int:
 
         lib = with_affinity_hypotheses(lib, args.affinity_hypothesis, "--affinity-hypothesis")
     if args.potency:
-        from ketasim.report.potency import _check_path
+        from ketasim.report.plots import png_path
 
-        _check_path(args.potency)
+        png_path(args.potency, "--potency")
     comp = lib.get(args.compound, "compound")
     weight = None
     if args.weight is not None:
