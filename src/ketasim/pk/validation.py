@@ -26,6 +26,7 @@ from ketasim.errors import KetasimError
 from ketasim.findings import CheckResult, judge, rounded
 from ketasim.findings import to_markdown as findings_markdown
 from ketasim.nca import nca
+from ketasim.physiology import default_physiology
 from ketasim.pk.covariates import Covariates
 from ketasim.pk.exposure import parent_auc
 from ketasim.pk.simulate import simulate
@@ -67,14 +68,18 @@ def _curve(ds: xr.Dataset, analyte: str, unit: str = "uM") -> np.ndarray:
 
 
 def subject_covariates(spec: dict | None, argument: str) -> Covariates:
-    """One subject from a check's ``{weight = "70 kg", cyp2b6 = "*1/*1"}`` table (both optional)."""
+    """One subject from a check's ``{weight = "70 kg", cyp2b6 = "*1/*1"}`` table (both optional; default
+    the reference adult of the physiology, *1/*1)."""
     spec = spec or {}
     unknown = set(spec) - {"weight", "cyp2b6"}
     if unknown:
         raise KetasimError(
             f"unknown subject field(s) {sorted(unknown)}", argument=argument, fix="use weight, cyp2b6"
         )
-    weight = units.parse(spec["weight"], "weight", f"{argument}.weight") if "weight" in spec else 70.0
+    if "weight" in spec:
+        weight = units.parse(spec["weight"], "weight", f"{argument}.weight")
+    else:
+        weight = default_physiology()["body.reference_weight"]
     return Covariates.single(weight, spec.get("cyp2b6", "*1/*1"))
 
 
